@@ -1,0 +1,160 @@
+package dev.graft.backend;
+
+import dev.graft.tensor.DType;
+import dev.graft.tensor.Device;
+import dev.graft.tensor.Storage;
+import dev.graft.tensor.Tensor;
+
+/**
+ * Memory plus kernels for one device and element type. The ops in {@code dev.graft.ops} compute
+ * shapes, allocate outputs and record gradients; a backend only runs kernels. A CUDA backend is
+ * "the same kernels, other memory".
+ *
+ * <p>Contract for every kernel: tensor arguments belong to this backend; unless a parameter says
+ * otherwise they are contiguous (row-major, dense from {@link Tensor#offset()}), and outputs are
+ * preallocated by the caller with the documented shape. Kernels overwrite their outputs (they do not
+ * accumulate) unless the documentation says so.
+ */
+public interface Backend {
+    Device device();
+
+    DType dtype();
+
+    // ---------------------------------------------------------------- memory
+
+    /** A zero-filled storage of {@code size} elements. */
+    Storage allocate(int size);
+
+    Storage fromFloats(float[] values);
+
+    Storage fromDoubles(double[] values);
+
+    void readFloats(Storage src, int srcOffset, float[] dst, int dstOffset, int count);
+
+    void readDoubles(Storage src, int srcOffset, double[] dst, int dstOffset, int count);
+
+    /**
+     * Strided copy: for every index i of {@code shape},
+     * {@code dst[dstOffset + i·dstStrides] = src[srcOffset + i·srcStrides]}. Strides may be 0
+     * (broadcast reads) and the regions may be any views.
+     */
+    void copy(int[] shape, Storage src, int srcOffset, int[] srcStrides, Storage dst, int dstOffset, int[] dstStrides);
+
+    /** Sets every element of contiguous {@code dst} to {@code value}. */
+    void fill(Tensor dst, double value);
+
+    // ---------------------------------------------------------------- element-wise
+
+    /** y = f(x), same shapes. */
+    void unary(UnaryOp op, Tensor x, Tensor y);
+
+    /** dx = dy · f'(x), same shapes. */
+    void unaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx);
+
+    /**
+     * out = a ⊙ b over {@code shape} (out contiguous with that shape); {@code aStrides} and
+     * {@code bStrides} address a and b from their offsets, with 0 on broadcast dimensions.
+     */
+    void binary(BinaryOp op, int[] shape, Tensor a, int[] aStrides, Tensor b, int[] bStrides, Tensor out);
+
+    /** y = x ⊙ s element-wise, same shapes. */
+    void scalar(ScalarOp op, Tensor x, double s, Tensor y);
+
+    // ---------------------------------------------------------------- reductions
+
+    /**
+     * Sum reduction: for every index i of {@code shape} (x contiguous with that shape),
+     * {@code out[out.offset + i·outStrides] += x[i]}; the reduced dimensions have out-stride 0.
+     * Overwrites out: out is zeroed first.
+     */
+    void sum(int[] shape, Tensor x, int[] outStrides, Tensor out);
+
+    /**
+     * Softmax (or log-softmax) along the middle axis of x viewed as (outer, n, inner); y has x's shape.
+     * Numerically stable (subtracts the maximum).
+     */
+    void softmax(Tensor x, Tensor y, int outer, int n, int inner, boolean log);
+
+    /**
+     * Gradient of {@link #softmax}: given its output y and dy, writes dx. For softmax
+     * dx = y·(dy − Σ dy·y); for log-softmax dx = dy − exp(y)·Σ dy.
+     */
+    void softmaxBackward(Tensor y, Tensor dy, Tensor dx, int outer, int n, int inner, boolean log);
+
+    // ---------------------------------------------------------------- linear algebra
+
+    /**
+     * Batched row-major GEMM: for each b < batch,
+     * {@code C_b = alpha · op(A_b) · op(B_b) + beta · C_b}, where op(A_b) is m×k (A_b stored k×m when
+     * transA), op(B_b) is k×n (B_b stored n×k when transB), C_b is m×n. Matrices are dense; the b-th
+     * starts {@code b * strideX} elements after the tensor's offset (stride 0 broadcasts one matrix).
+     * With beta = 0, C is not read (NaN in C does not propagate).
+     */
+    void gemm(boolean transA, boolean transB, int batch, int m, int n, int k, double alpha,
+              Tensor a, int strideA, Tensor b, int strideB, double beta, Tensor c, int strideC);
+
+    // ---------------------------------------------------------------- convolution
+
+    /** y (n, outC, oh, ow) = conv(x (n, inC, h, w), w (outC, inC/groups, kh, kw)) + bias (outC), bias may be null. */
+    void conv2dForward(ConvGeometry g, Tensor x, Tensor weight, Tensor bias, Tensor y);
+
+    /** dx (n, inC, h, w) from dy (n, outC, oh, ow) and the weight. */
+    void conv2dBackwardData(ConvGeometry g, Tensor dy, Tensor weight, Tensor dx);
+
+    /** dWeight (outC, inC/groups, kh, kw) from x and dy. */
+    void conv2dBackwardWeight(ConvGeometry g, Tensor x, Tensor dy, Tensor dWeight);
+
+    // ---------------------------------------------------------------- batch norm (x viewed as (n, c, hw))
+
+    /** Per-channel mean and biased variance of x (n, c, hw) into mean (c) and var (c). */
+    void batchNormStats(int n, int c, int hw, Tensor x, Tensor mean, Tensor var);
+
+    /** y = (x − mean[c]) · invStd[c] · weight[c] + bias[c]; weight and bias may be null (1 and 0). */
+    void batchNormForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight, Tensor bias, Tensor y);
+
+    /**
+     * Backward of {@link #batchNormForward}. With {@code batchStats} the mean and invStd were computed
+     * from x itself (training mode) and their gradient flows into dx; otherwise they are constants
+     * (running statistics). dx, dWeight, dBias may each be null when not wanted; weight may be null (1).
+     */
+    void batchNormBackward(int n, int c, int hw, Tensor x, Tensor dy, Tensor mean, Tensor invStd, Tensor weight,
+                           boolean batchStats, Tensor dx, Tensor dWeight, Tensor dBias);
+
+    // ---------------------------------------------------------------- pooling
+
+    /** Max pooling; padded positions count as −∞. */
+    void maxPool2dForward(PoolGeometry g, Tensor x, Tensor y);
+
+    /** dx from dy: each window's gradient goes to its first maximal element (as PyTorch on CPU). */
+    void maxPool2dBackward(PoolGeometry g, Tensor x, Tensor dy, Tensor dx);
+
+    /** Average pooling; the divisor counts padding when {@code g.countIncludePad()} (PyTorch's default). */
+    void avgPool2dForward(PoolGeometry g, Tensor x, Tensor y);
+
+    void avgPool2dBackward(PoolGeometry g, Tensor dy, Tensor dx);
+
+    /**
+     * Adaptive average pooling of x (n·c planes of h×w) to oh×ow: output cell (i, j) averages rows
+     * [floor(i·h/oh), ceil((i+1)·h/oh)) and the same for columns.
+     */
+    void adaptiveAvgPool2dForward(int planes, int h, int w, int oh, int ow, Tensor x, Tensor y);
+
+    void adaptiveAvgPool2dBackward(int planes, int h, int w, int oh, int ow, Tensor dy, Tensor dx);
+
+    // ---------------------------------------------------------------- optimizer updates (in place, contiguous)
+
+    /**
+     * PyTorch's SGD step for one parameter: g = grad + weightDecay·p; if momentum ≠ 0:
+     * buf = g on the first step, else buf = momentum·buf + (1 − dampening)·g; g = nesterov ? g + momentum·buf : buf;
+     * p −= lr·g. {@code buf} may be null when momentum is 0.
+     */
+    void sgdStep(Tensor param, Tensor grad, Tensor momentumBuffer, double lr, double momentum, double dampening,
+                 double weightDecay, boolean nesterov, boolean firstStep);
+
+    /**
+     * PyTorch's AdamW step (amsgrad off) for one parameter at step t ≥ 1: p −= lr·wd·p;
+     * m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + eps).
+     */
+    void adamwStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, double lr, double beta1, double beta2,
+                   double eps, double weightDecay, int step);
+}
