@@ -1,0 +1,88 @@
+package dev.graft.ops;
+
+import dev.graft.GraftException;
+import dev.graft.autograd.Autograd;
+import dev.graft.backend.Backend;
+import dev.graft.backend.ScalarOp;
+import dev.graft.backend.UnaryOp;
+import dev.graft.tensor.Tensor;
+import java.util.Arrays;
+
+/** Batch normalization over (N, C, ...) inputs, as torch.nn.functional.batch_norm. */
+public final class Normalization {
+    private Normalization() {}
+
+    /**
+     * In training mode normalizes with the batch's statistics and, when running statistics are given,
+     * updates them in place: {@code running = (1 − momentum)·running + momentum·batch}, the variance
+     * unbiased. Otherwise normalizes with the running statistics and leaves them untouched.
+     * weight and bias may be null.
+     */
+    public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                   boolean training, double momentum, double eps) {
+        int[] xs = x.shape();
+        if (xs.length < 2) throw new GraftException("batch_norm expects an (N, C, ...) input, got shape " + Arrays.toString(xs));
+        int n = xs[0], c = xs[1], hw = x.numel() / Math.max(1, n * c);
+        for (Tensor p : new Tensor[] {runningMean, runningVar, weight, bias})
+            if (p != null && (p.dim() != 1 || p.size(0) != c))
+                throw new GraftException("batch_norm: parameter of shape " + Arrays.toString(p.shape()) + " does not fit " + c + " channels of input " + Arrays.toString(xs));
+        Backend be = x.backend();
+        Tensor xc = x.contiguous();
+        Tensor mean, invStd;
+        if (training) {
+            long m = (long) n * hw;
+            if (m <= 1) throw new GraftException("batch_norm: expected more than 1 value per channel when training, got input of shape " + Arrays.toString(xs));
+            mean = x.newZeros(c);
+            Tensor var = x.newZeros(c);
+            be.batchNormStats(n, c, hw, xc, mean, var);
+            invStd = inverseStd(var, eps);
+            if (runningMean != null && runningVar != null) {
+                blendInPlace(runningMean, mean, momentum);
+                Tensor unbiased = x.newZeros(c);
+                be.scalar(ScalarOp.MUL, var, (double) m / (m - 1), unbiased);
+                blendInPlace(runningVar, unbiased, momentum);
+            }
+        } else {
+            if (runningMean == null || runningVar == null)
+                throw new GraftException("batch_norm: evaluation mode needs running statistics");
+            mean = runningMean.contiguous();
+            invStd = inverseStd(runningVar.contiguous(), eps);
+        }
+        Tensor w = weight == null ? null : weight.contiguous();
+        Tensor b = bias == null ? null : bias.contiguous();
+        Tensor y = x.newZeros(xs);
+        be.batchNormForward(n, c, hw, xc, mean, invStd, w, b, y);
+        Tensor meanF = mean, invStdF = invStd;
+        return Autograd.record("BatchNorm", y, new Tensor[] {xc, w, b}, dy -> {
+            Tensor dx = xc.requiresGrad() ? xc.newZeros(xs) : null;
+            Tensor dw = w != null && w.requiresGrad() ? w.newZeros(c) : null;
+            Tensor db = b != null && b.requiresGrad() ? b.newZeros(c) : null;
+            be.batchNormBackward(n, c, hw, xc, dy.contiguous(), meanF, invStdF, w, training, dx, dw, db);
+            return new Tensor[] {dx, dw, db};
+        });
+    }
+
+    /** 1 / sqrt(var + eps), element-wise, no gradient. */
+    private static Tensor inverseStd(Tensor var, double eps) {
+        Backend be = var.backend();
+        Tensor t = var.newZeros(var.shape());
+        be.scalar(ScalarOp.ADD, var, eps, t);
+        Tensor s = var.newZeros(var.shape());
+        be.unary(UnaryOp.SQRT, t, s);
+        be.scalar(ScalarOp.RDIV, s, 1.0, t);
+        return t;
+    }
+
+    /** running ← (1 − momentum)·running + momentum·value, in place. */
+    private static void blendInPlace(Tensor running, Tensor value, double momentum) {
+        Backend be = running.backend();
+        Tensor a = running.newZeros(running.shape());
+        be.scalar(ScalarOp.MUL, running.contiguous(), 1 - momentum, a);
+        Tensor b = running.newZeros(running.shape());
+        be.scalar(ScalarOp.MUL, value, momentum, b);
+        Tensor sum = running.newZeros(running.shape());
+        int[] st = sum.strides();
+        be.binary(dev.graft.backend.BinaryOp.ADD, running.shape(), a, st, b, st, sum);
+        running.copyFrom(sum);
+    }
+}
