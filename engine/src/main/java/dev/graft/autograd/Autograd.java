@@ -23,7 +23,7 @@ public final class Autograd {
         return ENABLED.get()[0];
     }
 
-    /** A scope in which ops record nothing: {@code try (var g = Autograd.noGrad()) { ... }}. */
+    /** A scope in which ops record nothing: {@code try (var _ = Autograd.noGrad()) { ... }}. */
     public static Scope noGrad() {
         return setEnabled(false);
     }
@@ -75,7 +75,7 @@ public final class Autograd {
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
         grads.put(root, gradient);
-        try (Scope ignored = noGrad()) {
+        try (var _ = noGrad()) {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
                 Tensor g = grads.remove(t);

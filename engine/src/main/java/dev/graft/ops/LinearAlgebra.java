@@ -18,6 +18,7 @@ public final class LinearAlgebra {
         Elementwise.checkSameBackend("matmul", a, b);
         if (a.dim() == 0 || b.dim() == 0) throw new GraftException("matmul: both arguments need at least one dimension, got shapes "
                 + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
+        if (a.dim() == 1 && b.dim() == 1) return Views.reshape(matmul(Views.unsqueeze(a, 0), Views.unsqueeze(b, 1)));
         if (a.dim() == 1) return Views.squeeze(matmul(Views.unsqueeze(a, 0), b), -2);
         if (b.dim() == 1) return Views.squeeze(matmul(a, Views.unsqueeze(b, 1)), -1);
         int[] as = a.shape(), bs = b.shape();

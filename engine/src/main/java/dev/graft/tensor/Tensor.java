@@ -169,7 +169,7 @@ public final class Tensor {
 
     private Tensor contiguousNoGrad() {
         if (isContiguous()) return this;
-        try (var g = Autograd.noGrad()) {
+        try (var _ = Autograd.noGrad()) {
             return Views.copy(this);
         }
     }

@@ -35,10 +35,10 @@ class AutogradTest {
     void noGradRecordsNothingAndRestoresTheMode() {
         Tensor x = Tensor.of(new float[] {1, 2}, 2).requiresGrad(true);
         Tensor y;
-        try (var g = Autograd.noGrad()) {
+        try (var _ = Autograd.noGrad()) {
             y = x.mul(2.0);
             assertThat(Autograd.isEnabled()).isFalse();
-            try (var e = Autograd.enableGrad()) {
+            try (var _ = Autograd.enableGrad()) {
                 assertThat(x.mul(2.0).requiresGrad()).isTrue();
             }
             assertThat(Autograd.isEnabled()).isFalse();

@@ -39,7 +39,7 @@ class GradCheckTest {
     }
 
     private static Tensor scaled(Tensor x, double factor) {
-        try (var g = Autograd.noGrad()) {
+        try (var _ = Autograd.noGrad()) {
             return Elementwise.mul(x, factor).detach().requiresGrad(true);
         }
     }
@@ -163,7 +163,7 @@ class GradCheckTest {
     }
 
     private Tensor positive(int... shape) {
-        try (var g = Autograd.noGrad()) {
+        try (var _ = Autograd.noGrad()) {
             return Elementwise.add(Elementwise.unary(UnaryOp.ABS, input(rng, shape)), 0.5).detach().requiresGrad(true);
         }
     }

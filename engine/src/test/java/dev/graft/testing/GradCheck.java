@@ -79,7 +79,7 @@ public final class GradCheck {
     }
 
     private static double loss(Function<Tensor[], Tensor> f, Tensor[] inputs, Tensor dy) {
-        try (var g = Autograd.noGrad()) {
+        try (var _ = Autograd.noGrad()) {
             double[] y = f.apply(inputs).toDoubleArray();
             double[] d = dy.toDoubleArray();
             double s = 0;
