@@ -1,0 +1,63 @@
+package dev.graft.nn;
+
+import dev.graft.GraftException;
+import dev.graft.ops.Normalization;
+import dev.graft.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * torch.nn.BatchNorm2d (affine, tracking running statistics): parameters {@code weight} (ones) and
+ * {@code bias} (zeros), buffers {@code running_mean} (zeros) and {@code running_var} (ones), all of
+ * shape (C). {@code num_batches_tracked} is not kept (importers skip it). In training mode it
+ * normalizes with the batch's statistics and updates the running ones by
+ * {@code running = (1 − momentum)·running + momentum·batch}; in evaluation mode, when frozen
+ * ({@link Module#freeze()}) or with {@link Module#setBatchNormInference(boolean)} it normalizes with
+ * the running statistics and leaves them untouched.
+ */
+public class BatchNorm2d extends Module {
+    private final int numFeatures;
+    private final double eps, momentum;
+
+    public BatchNorm2d(int numFeatures, double eps, double momentum) {
+        if (numFeatures <= 0) throw new GraftException("BatchNorm2d: num_features must be positive, got " + numFeatures);
+        if (!(eps > 0)) throw new GraftException("BatchNorm2d: eps must be positive, got " + eps);
+        if (!(momentum >= 0 && momentum <= 1)) throw new GraftException("BatchNorm2d: momentum must be in [0, 1], got " + momentum);
+        this.numFeatures = numFeatures;
+        this.eps = eps;
+        this.momentum = momentum;
+        Init.ones(parameter("weight", Tensor.zeros(numFeatures)));
+        parameter("bias", Tensor.zeros(numFeatures));
+        buffer("running_mean", Tensor.zeros(numFeatures));
+        Init.ones(buffer("running_var", Tensor.zeros(numFeatures)));
+    }
+
+    /** eps 1e-5, momentum 0.1 (PyTorch's defaults). */
+    public BatchNorm2d(int numFeatures) {
+        this(numFeatures, 1e-5, 0.1);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        if (x.dim() != 4) throw new GraftException("BatchNorm2d: expected 4D input (N, C, H, W), got shape " + Arrays.toString(x.shape()));
+        boolean batchStats = isTraining() && !statsFrozen();
+        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), batchStats, momentum, eps);
+    }
+
+    /** Whether the running statistics are fixed regardless of the training mode (frozen or BN-inference). */
+    public boolean statsFrozen() {
+        return isFrozen() || isBatchNormInference();
+    }
+
+    public Tensor weight() { return param("weight"); }
+    public Tensor bias() { return param("bias"); }
+    public Tensor runningMean() { return buf("running_mean"); }
+    public Tensor runningVar() { return buf("running_var"); }
+    public int numFeatures() { return numFeatures; }
+    public double eps() { return eps; }
+    public double momentum() { return momentum; }
+
+    @Override
+    protected String extraRepr() {
+        return numFeatures + ", eps=" + pyFloat(eps) + ", momentum=" + pyFloat(momentum) + ", affine=True, track_running_stats=True";
+    }
+}
