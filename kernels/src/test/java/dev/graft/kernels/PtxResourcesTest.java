@@ -1,0 +1,41 @@
+package dev.graft.kernels;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class PtxResourcesTest {
+    @Test
+    void everyBuiltKernelHasPtxForEveryArchitecture() {
+        // Without nvcc the build skips PTX and there is nothing to check.
+        PtxResources.build().ifPresent(build -> {
+            assertThat(build.kernels()).contains("elementwise");
+            assertThat(build.archs()).isNotEmpty();
+            for (String kernel : build.kernels()) {
+                for (int arch : build.archs()) {
+                    String ptx = new String(PtxResources.ptx(kernel, arch).orElseThrow(
+                            () -> new AssertionError("no PTX for " + kernel + " sm_" + arch)), StandardCharsets.US_ASCII);
+                    assertThat(ptx).as(kernel + ".sm_" + arch).contains(".target sm_" + arch);
+                }
+            }
+            String relu = new String(PtxResources.ptx("elementwise", build.archs().getFirst()).orElseThrow(), StandardCharsets.US_ASCII);
+            assertThat(relu).contains(".entry relu_forward_f32", ".entry relu_backward_f32");
+        });
+    }
+
+    @Test
+    void picksTheHighestArchitectureNotAboveTheDevice() {
+        List<Integer> built = List.of(80, 90);
+        assertThat(PtxResources.bestArch(built, 86)).contains(80);
+        assertThat(PtxResources.bestArch(built, 90)).contains(90);
+        assertThat(PtxResources.bestArch(built, 120)).contains(90);
+        assertThat(PtxResources.bestArch(built, 75)).isEmpty();
+    }
+
+    @Test
+    void missingPtxIsEmpty() {
+        assertThat(PtxResources.ptx("no-such-kernel", 80)).isEmpty();
+    }
+}
