@@ -7,7 +7,6 @@ import dev.graft.tensor.Tensor;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -78,18 +77,6 @@ public class Conv2dBenchmark {
         bias = Tensor.randn(rng, l.outC);
         int[] s = {l.stride, l.stride}, p = {l.padding, l.padding}, d = {1, 1};
         gflopPerCall = 2.0 * ConvGeometry.of(x.shape(), weight.shape(), s, p, d, l.groups).macs() / 1e9;
-    }
-
-    /** Floating-point work per second, in GFLOP (see the class comment). */
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Flops {
-        public double gflops;
-
-        @Setup(Level.Iteration)
-        public void reset() {
-            gflops = 0;
-        }
     }
 
     @Benchmark

@@ -91,18 +91,6 @@ public class SgemmBenchmark {
         return x;
     }
 
-    /** Floating-point work per second, in GFLOP (see the class comment). */
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    @State(Scope.Thread)
-    public static class Flops {
-        public double gflops;
-
-        @Setup(Level.Iteration)
-        public void reset() {
-            gflops = 0;
-        }
-    }
-
     @Benchmark
     public float[] sgemm(Flops flops) {
         int ldb = s.transB ? s.k : s.n;
