@@ -160,4 +160,25 @@ public final class Views {
         int[] inShape = x.shape();
         return Autograd.record("Expand", out, new Tensor[] {x}, g -> new Tensor[] {Reductions.sumTo(g, inShape)});
     }
+
+    /**
+     * torch.nn.functional.pad(x, (left, right, top, bottom)) with zeros over the last two dimensions
+     * (NCHW height and width): TensorFlow's asymmetric SAME padding needs it.
+     */
+    public static Tensor pad2d(Tensor x, int top, int bottom, int left, int right) {
+        if (x.dim() < 2 || top < 0 || bottom < 0 || left < 0 || right < 0)
+            throw new GraftException("pad2d: cannot pad shape " + Arrays.toString(x.shape()) + " by top " + top + ", bottom " + bottom
+                    + ", left " + left + ", right " + right);
+        int h = x.dim() - 2, w = x.dim() - 1;
+        int[] shape = x.shape();
+        int[] padded = shape.clone();
+        padded[h] += top + bottom;
+        padded[w] += left + right;
+        Tensor out = x.newZeros(padded);
+        try (var _ = Autograd.noGrad()) {
+            slice(slice(out, h, top, top + shape[h]), w, left, left + shape[w]).copyFrom(x);
+        }
+        return Autograd.record("Pad2d", out, new Tensor[] {x}, g -> new Tensor[] {
+                slice(slice(g, h, top, top + shape[h]), w, left, left + shape[w]).contiguous()});
+    }
 }

@@ -45,6 +45,12 @@ class GradCheckTest {
     }
 
     @Test
+    void pad2d() {
+        check("pad2d", t -> Views.pad2d(t[0], 0, 1, 2, 1), input(rng, 2, 3, 4, 5));
+        check("pad2d-none", t -> Views.pad2d(t[0], 0, 0, 0, 0), input(rng, 1, 2, 3, 3));
+    }
+
+    @Test
     void binaryBroadcast() {
         Tensor a = input(rng, 2, 3, 4, 5);
         Tensor c = input(rng, 3, 1, 1);
