@@ -85,4 +85,22 @@ public class AdamW extends Optimizer {
         State s = state.get(param);
         return s == null ? null : s.expAvgSq;
     }
+
+    @Override
+    protected Map<String, Tensor> paramState(Tensor param) {
+        State s = state.get(param);
+        if (s == null) return Map.of();
+        return Map.of("step", Tensor.of(new float[] {s.step}, 1), "exp_avg", s.expAvg, "exp_avg_sq", s.expAvgSq);
+    }
+
+    @Override
+    protected void setParamState(Tensor param, Map<String, Tensor> st) {
+        State s = new State(param);
+        s.expAvg.copyFrom(stateLike(param, st, "exp_avg"));
+        s.expAvgSq.copyFrom(stateLike(param, st, "exp_avg_sq"));
+        Tensor step = st.get("step");
+        if (step == null || step.numel() != 1) throw new GraftException("AdamW: optimizer state lacks 'step'");
+        s.step = Math.round(step.toFloatArray()[0]);
+        state.put(param, s);
+    }
 }

@@ -103,4 +103,60 @@ public abstract class Optimizer {
 
     /** Updates one parameter in place from its contiguous gradient on the same backend (grad mode off). */
     protected abstract void update(ParamGroup group, Tensor param, Tensor grad);
+
+    // ------------------------------------------------------------------ state (for resuming)
+
+    /**
+     * The per-parameter state (momentum buffers, Adam moments and step counts) as tensors named
+     * {@code <index>.<key>}, where index counts parameters over all groups in order (as PyTorch's
+     * optimizer state_dict). The tensors are copies. Learning rates are not included: schedules set them.
+     */
+    public java.util.LinkedHashMap<String, Tensor> stateDict() {
+        java.util.LinkedHashMap<String, Tensor> out = new java.util.LinkedHashMap<>();
+        int i = 0;
+        for (ParamGroup g : groups)
+            for (Tensor p : g.params()) {
+                for (var e : paramState(p).entrySet()) out.put(i + "." + e.getKey(), e.getValue().detach().copy());
+                i++;
+            }
+        return out;
+    }
+
+    /** Restores {@link #stateDict()}'s output into an optimizer over parameters of the same shapes and order. */
+    public void loadStateDict(Map<String, Tensor> state) {
+        java.util.Map<Integer, java.util.Map<String, Tensor>> byParam = new java.util.HashMap<>();
+        for (var e : state.entrySet()) {
+            int dot = e.getKey().indexOf('.');
+            int index;
+            try {
+                index = Integer.parseInt(e.getKey().substring(0, Math.max(dot, 0)));
+            } catch (NumberFormatException ex) {
+                throw new GraftException(name() + ": unexpected optimizer state key '" + e.getKey() + "'");
+            }
+            byParam.computeIfAbsent(index, k -> new java.util.HashMap<>()).put(e.getKey().substring(dot + 1), e.getValue());
+        }
+        int i = 0;
+        for (ParamGroup g : groups)
+            for (Tensor p : g.params()) {
+                var s = byParam.remove(i++);
+                if (s != null) setParamState(p, s);
+            }
+        if (!byParam.isEmpty()) throw new GraftException(name() + ": optimizer state for parameters " + byParam.keySet() + " that this optimizer does not have");
+    }
+
+    /** A parameter's state by key (empty before its first step). */
+    protected abstract Map<String, Tensor> paramState(Tensor param);
+
+    /** Sets a parameter's state from {@link #paramState}'s keys; shapes must match the parameter. */
+    protected abstract void setParamState(Tensor param, Map<String, Tensor> state);
+
+    /** A state tensor checked against its parameter's shape and copied onto the parameter's backend. */
+    protected Tensor stateLike(Tensor param, Map<String, Tensor> state, String key) {
+        Tensor t = state.get(key);
+        if (t == null) throw new GraftException(name() + ": optimizer state lacks '" + key + "'");
+        if (!java.util.Arrays.equals(t.shape(), param.shape()))
+            throw new GraftException(name() + ": optimizer state '" + key + "' has shape " + java.util.Arrays.toString(t.shape())
+                    + ", its parameter " + java.util.Arrays.toString(param.shape()));
+        return param.newZeros(param.shape()).copyFrom(t);
+    }
 }

@@ -88,4 +88,15 @@ public class SGD extends Optimizer {
     public Tensor momentumBuffer(Tensor param) {
         return momentumBuffers.get(param);
     }
+
+    @Override
+    protected Map<String, Tensor> paramState(Tensor param) {
+        Tensor buf = momentumBuffers.get(param);
+        return buf == null ? Map.of() : Map.of("momentum_buffer", buf);
+    }
+
+    @Override
+    protected void setParamState(Tensor param, Map<String, Tensor> state) {
+        momentumBuffers.put(param, stateLike(param, state, "momentum_buffer"));
+    }
 }
