@@ -199,7 +199,7 @@ public final class DataLoader<S> implements AutoCloseable {
     }
 
     /** A well-mixed 64-bit seed from (seed, epoch, position) (SplitMix64 finalizer). */
-    static long mix(long seed, int epoch, int position) {
+    public static long mix(long seed, int epoch, int position) {
         long z = seed * 0x9E3779B97F4A7C15L + epoch * 0xBF58476D1CE4E5B9L + position * 0x94D049BB133111EBL + 0x632BE59BD9B4E019L;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;

@@ -16,12 +16,28 @@ import java.util.Objects;
  * @param mean          per-channel (RGB) mean, 3 values
  * @param std           per-channel (RGB) standard deviation, 3 positive values
  * @param interpolation resize interpolation ("bilinear", "bicubic" or "nearest")
+ * @param resize        how the image reaches {@code resizeSize}: {@link Resize#SHORTER_SIDE} keeps the aspect ratio
+ *                      (torchvision), {@link Resize#STRETCH} resizes both sides to {@code resizeSize} (TFLite and Keras)
  */
-public record Preprocessing(int inputSize, int resizeSize, int cropSize, double[] mean, double[] std, String interpolation) {
+public record Preprocessing(int inputSize, int resizeSize, int cropSize, double[] mean, double[] std, String interpolation,
+                            Resize resize) {
+
+    /** How an image is resized before the center crop. */
+    public enum Resize {
+        /** Shorter side to {@code resizeSize}, aspect ratio kept (torchvision's {@code Resize(int)}). */
+        SHORTER_SIDE,
+        /** Both sides to {@code resizeSize}, aspect ratio not kept (TFLite / Keras {@code image.resize}). */
+        STRETCH
+    }
 
     /** torchvision's ImageNet defaults: resize 256, center crop 224, ImageNet mean/std, bilinear. */
     public static final Preprocessing IMAGENET = new Preprocessing(224, 256, 224,
-            new double[] {0.485, 0.456, 0.406}, new double[] {0.229, 0.224, 0.225}, "bilinear");
+            new double[] {0.485, 0.456, 0.406}, new double[] {0.229, 0.224, 0.225}, "bilinear", Resize.SHORTER_SIDE);
+
+    /** A torchvision-style config: shorter side to {@code resizeSize}, then the center crop. */
+    public Preprocessing(int inputSize, int resizeSize, int cropSize, double[] mean, double[] std, String interpolation) {
+        this(inputSize, resizeSize, cropSize, mean, std, interpolation, Resize.SHORTER_SIDE);
+    }
 
     public Preprocessing {
         if (inputSize <= 0 || resizeSize <= 0 || cropSize <= 0)
@@ -31,6 +47,7 @@ public record Preprocessing(int inputSize, int resizeSize, int cropSize, double[
         Objects.requireNonNull(mean, "mean");
         Objects.requireNonNull(std, "std");
         Objects.requireNonNull(interpolation, "interpolation");
+        Objects.requireNonNull(resize, "resize");
         if (mean.length != 3 || std.length != 3)
             throw new GraftException("preprocessing needs 3 (RGB) mean and std values, got " + Arrays.toString(mean) + " and " + Arrays.toString(std));
         for (double s : std) if (!(s > 0)) throw new GraftException("preprocessing std values must be positive, got " + Arrays.toString(std));
@@ -53,17 +70,17 @@ public record Preprocessing(int inputSize, int resizeSize, int cropSize, double[
     @Override
     public boolean equals(Object o) {
         return o instanceof Preprocessing p && inputSize == p.inputSize && resizeSize == p.resizeSize && cropSize == p.cropSize
-                && Arrays.equals(mean, p.mean) && Arrays.equals(std, p.std) && interpolation.equals(p.interpolation);
+                && Arrays.equals(mean, p.mean) && Arrays.equals(std, p.std) && interpolation.equals(p.interpolation) && resize == p.resize;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(inputSize, resizeSize, cropSize, Arrays.hashCode(mean), Arrays.hashCode(std), interpolation);
+        return Objects.hash(inputSize, resizeSize, cropSize, Arrays.hashCode(mean), Arrays.hashCode(std), interpolation, resize);
     }
 
     @Override
     public String toString() {
         return "Preprocessing[inputSize=" + inputSize + ", resizeSize=" + resizeSize + ", cropSize=" + cropSize + ", mean="
-                + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + ", interpolation=" + interpolation + "]";
+                + Arrays.toString(mean) + ", std=" + Arrays.toString(std) + ", interpolation=" + interpolation + ", resize=" + resize + "]";
     }
 }
