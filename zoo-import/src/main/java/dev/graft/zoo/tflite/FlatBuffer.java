@@ -114,6 +114,11 @@ final class FlatBuffer {
             return pos + off;
         }
 
+        /** Absolute position of field {@code id}, or −1 when absent (for tests that patch files). */
+        int position(int id) {
+            return field(id, 1);
+        }
+
         boolean has(int id) {
             return field(id, 1) >= 0;
         }

@@ -71,7 +71,7 @@ public final class TfliteModel implements ModelFile {
         FlatBuffer.Table model = fb.root("model");
         version = model.getUInt(MODEL_VERSION, 0);
         if (version != 3) throw new ImportException(path, "TFLite schema version " + version + ", this reader knows version 3");
-        description = model.getString(MODEL_DESCRIPTION, "description");
+        description = printable(model.getString(MODEL_DESCRIPTION, "description"));
 
         // operator codes
         FlatBuffer.Vec codes = model.getVector(MODEL_OPERATOR_CODES, 4, "operator_codes");
@@ -83,7 +83,7 @@ public final class TfliteModel implements ModelFile {
             String name = opName(builtin);
             if (builtin == CUSTOM) {
                 String custom = c.getString(OPCODE_CUSTOM, "custom_code");
-                name = "CUSTOM(" + (custom == null ? "?" : custom) + ")";
+                name = "CUSTOM(" + (custom == null ? "?" : printable(custom)) + ")";
             }
             opcodeBuiltins.add(builtin);
             opcodeNames.add(name);
@@ -154,7 +154,7 @@ public final class TfliteModel implements ModelFile {
     }
 
     private TfliteTensor readTensor(int i, FlatBuffer.Table t) {
-        String name = t.getString(TENSOR_NAME, "name");
+        String name = printable(t.getString(TENSOR_NAME, "name"));
         if (name == null || name.isEmpty()) name = "tensor_" + i;
         String label = "tensor " + i + " '" + name + "'";
         FlatBuffer.Vec sv = t.getVector(TENSOR_SHAPE, 4, "shape");
@@ -198,6 +198,14 @@ public final class TfliteModel implements ModelFile {
             if (scale.length > 0 || min.length > 0 || max.length > 0) q = new TfliteTensor.Quantization(scale, zp, dim, min, max);
         }
         return new TfliteTensor(i, name, type.dtype, shape, (int) buffer, bytes, q);
+    }
+
+    /** {@code s} with control characters replaced by '?', so that names from the file keep messages on one line. */
+    static String printable(String s) {
+        if (s == null) return null;
+        StringBuilder sb = new StringBuilder(s.length());
+        s.codePoints().forEach(c -> sb.appendCodePoint(Character.isISOControl(c) || c == 0x2028 || c == 0x2029 ? '?' : c));
+        return sb.toString();
     }
 
     private static float[] floats(FlatBuffer.Vec v) {
