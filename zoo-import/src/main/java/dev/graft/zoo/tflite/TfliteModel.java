@@ -237,6 +237,19 @@ public final class TfliteModel implements ModelFile {
         return fromBytes(path, bytes);
     }
 
+    /**
+     * True when the file starts like a TFLite model: at least 8 bytes with the identifier {@code TFL3} at
+     * byte offset 4. Reads only those bytes; false for unreadable files.
+     */
+    public static boolean isTflite(Path file) {
+        try (var in = Files.newInputStream(file)) {
+            byte[] head = in.readNBytes(8);
+            return head.length == 8 && head[4] == 'T' && head[5] == 'F' && head[6] == 'L' && head[7] == '3';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Opens a model held in memory; {@code path} names it in messages. */
     static TfliteModel fromBytes(Path path, byte[] bytes) {
         try {

@@ -88,6 +88,15 @@ class TfliteHostileTest {
     }
 
     @Test
+    void identification(@TempDir Path dir) throws IOException {
+        assertThat(TfliteModel.isTflite(TestData.zoo(MODEL))).isTrue();
+        Path f = dir.resolve("x.bin");
+        Files.write(f, "PK\3\4TFL".getBytes());
+        assertThat(TfliteModel.isTflite(f)).isFalse();
+        assertThat(TfliteModel.isTflite(dir.resolve("missing"))).isFalse();
+    }
+
+    @Test
     void notATfliteFile() {
         byte[] b = "PK\3\4 this is a zip, not a flatbuffer".getBytes();
         assertRejected(b, "no 'TFL3' identifier at byte offset 4");

@@ -110,6 +110,17 @@ class TfliteModelTest {
         assertThat(TfliteImages.run(c, x)).hasSize(5);
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"mobilenet_v1_0.5_160_quant.tflite, 512", "mobilenet_v2_1.0_224_quant.tflite, 1280",
+        "tf2_mobilenet_v2_1.0_224_ptq.tflite, 1280", "tflite_support/mobilenet_v1_0.25_224_quant.tflite, 256",
+        "tflite_support/mobilenet_v1_0.25_224_1_default_1.tflite, 256"})
+    void everyZooClassifierSplits(String file, int features) {
+        GraphClassifier c = TfliteGoldenTest.model(file).classifier();
+        assertThat(c.numFeatures()).isEqualTo(features);
+        assertThat(c.numClasses()).isEqualTo(1001);
+        assertThat(c.backbone().nodes().getLast().op()).isEqualTo("globalavgpool");
+    }
+
     @Test
     void classifierOfAHeadlessEmbeddingExtractorIsAnIdentity() {
         TfliteModel m = TfliteGoldenTest.model("mobilenet_v1_1.0_224_quant_embedding_extractor.tflite");
