@@ -237,6 +237,8 @@ final class TfliteGraph {
     /** Dequantized float32 values of a constant tensor, in its TFLite layout. */
     private float[] floats(TfliteTensor t, int usedAs) {
         if (model.isSparse(t.index())) throw fail(t + " is sparse; sparse tensors are not supported");
+        if (!Set.of("F32", "F16", "U8", "I8", "I16", "I32", "I64").contains(t.dtype()))
+            throw fail(t + " has type " + t.dtype() + ", which cannot be used as float weights");
         ByteBuffer b = model.data(t);
         int n = (int) t.numel();
         float[] out = new float[n];
@@ -274,6 +276,7 @@ final class TfliteGraph {
     /** Integer values of a constant INT32/INT64 tensor (shape operands, axes, paddings). */
     private int[] ints(int k, String role) {
         TfliteTensor t = weight(k, role);
+        if (!t.dtype().equals("I32") && !t.dtype().equals("I64")) throw fail(role + " " + t + " must be I32 or I64");
         ByteBuffer b = model.data(t);
         int n = (int) t.numel();
         int[] out = new int[n];

@@ -390,6 +390,8 @@ public final class TfliteModel implements ModelFile {
     public GraphClassifier classifier() {
         Preprocessing p = preprocessing().orElseThrow(() -> new ImportException(path,
                 "the model's input " + (inputs.length == 1 ? tensors.get(inputs[0]) : inputs.length + " tensors") + " is not one RGB image"));
+        if ((long) p.inputSize() * p.inputSize() * 3 > 1 << 26)
+            throw new ImportException(path, "the model's input " + tensors.get(inputs[0]) + " is too large for an image classifier");
         String name = path.getFileName().toString().replaceFirst("\\.tflite$", "");
         try {
             return GraphClassifier.split(name, build().graph(), p);

@@ -214,6 +214,19 @@ class TfliteHostileTest {
     }
 
     @Test
+    void stringTensorWithAHugeShapeUsedAsWeightsAllocatesNothing() {
+        // STRING data has no fixed size, so the reader cannot check it against the shape; the graph must refuse it by type
+        TinyTflite t = new TinyTflite();
+        int in = t.activation("x", 1, 4, 4, 3);
+        int w = t.tensor("w", 5, new int[] {46340, 46340, 1, 1}, new byte[] {1, 2, 3, 4}, null);
+        int out = t.activation("y", 1, 4, 4, 46340);
+        t.op(CONV_2D, new int[] {in, w}, new int[] {out}, TinyTflite.conv(PADDING_VALID, 1, 1, 0));
+        TfliteModel m = t.io(in, out).model();
+        assertThatThrownBy(m::graph).isInstanceOf(ImportException.class)
+                .hasMessage("tiny.tflite: operator 0 (CONV_2D -> 'y'): 'w' STRING [46340, 46340, 1, 1] has type STRING, which cannot be used as float weights");
+    }
+
+    @Test
     void wrongSchemaVersion() {
         byte[] b = patched(p -> p.out().putInt(p.model().position(MODEL_VERSION), 2));
         assertRejected(b, "TFLite schema version 2");
