@@ -121,7 +121,7 @@ final class Unpickler {
                 case 0x47 -> { // BINFLOAT, big-endian
                     need(8);
                     long bits = 0;
-                    for (int i = 0; i < 8; i++) bits = (bits << 8) | (data[pos++] & 0xff);
+                    for (int i = 8; i >= 1; i--) bits = (bits << 8) | (data[pos - i] & 0xff);
                     push(Double.longBitsToDouble(bits));
                 }
                 case 0x58 -> push(utf8(len32())); // BINUNICODE
