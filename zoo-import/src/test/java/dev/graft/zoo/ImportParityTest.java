@@ -25,8 +25,9 @@ class ImportParityTest {
     /** Loads {@code file} strictly into a fresh {@code arch} and compares the logits for the fixture input. */
     private static double check(String arch, String file) {
         ImageClassifier model = Models.create(arch, 1000);
+        Path path = ZooFixtures.path(file);
         long t0 = System.nanoTime();
-        ModelFile mf = Pretrained.open(ZooFixtures.path(file));
+        ModelFile mf = Pretrained.open(path);
         LoadResult r = Pretrained.load(model, mf);
         long loadMs = (System.nanoTime() - t0) / 1_000_000;
         assertThat(r.isExactMatch()).isTrue();
