@@ -79,7 +79,8 @@ public final class Images {
 
     /** Decodes an image held in memory; {@code name} is used in error messages. */
     public static RgbImage decode(byte[] bytes, String name) {
-        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
+        // A memory-backed stream: ImageIO.createImageInputStream would spool to a temporary file.
+        try (ImageInputStream in = new javax.imageio.stream.MemoryCacheImageInputStream(new java.io.ByteArrayInputStream(bytes))) {
             return decode(in, name);
         } catch (IOException e) {
             throw new GraftException("cannot read image " + name + ": " + oneLine(e), e);
