@@ -25,7 +25,8 @@ import javax.imageio.stream.ImageInputStream;
  * the way PIL's {@code Image.convert("RGB")} does: grayscale is copied to the three channels (no gamma
  * change), palettes are looked up, alpha is dropped (not blended). EXIF orientation is <em>not</em>
  * applied, as neither PIL's {@code Image.open} nor torchvision apply it. Images of more than
- * {@link #MAX_PIXELS} pixels are refused from their header, before any pixel is decoded.
+ * {@link #MAX_PIXELS} pixels are refused from their header, before any pixel is decoded; a file cut
+ * short is refused as PIL refuses it (ImageIO's readers would only warn and fill it with gray).
  *
  * <p><b>Resizing</b> ({@link #resize}) is a port of Pillow's resampler (Pillow 9, {@code Resample.c}):
  * a separable convolution whose kernel (triangle for bilinear, Keys a = −0.5 for bicubic) is widened
@@ -102,7 +103,17 @@ public final class Images {
                 if (w * h > MAX_PIXELS)
                     throw new GraftException("refusing to decode image " + name + ": " + w + "x" + h + " is " + (w * h / 1_000_000)
                             + " megapixels, more than the " + MAX_PIXELS / 1_000_000 + " allowed (possible decompression bomb)");
-                return toRgb(reader.read(0));
+                List<String> warnings = new ArrayList<>();
+                reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
+                BufferedImage image = reader.read(0);
+                // Like PIL, refuse a file cut short (readers fill the missing part with gray and only warn);
+                // other warnings (e.g. extraneous bytes between JPEG markers) are harmless and ignored.
+                for (String warning : warnings) {
+                    String lower = warning.toLowerCase(Locale.ROOT);
+                    if (lower.contains("premature end") || lower.contains("truncated"))
+                        throw new GraftException("cannot decode image " + name + ": the file is truncated (" + warning.strip() + ")");
+                }
+                return toRgb(image);
             } catch (GraftException e) {
                 throw e;
             } catch (IOException | RuntimeException e) {

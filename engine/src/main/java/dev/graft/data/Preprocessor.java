@@ -19,6 +19,8 @@ import java.util.random.RandomGenerator;
  * then {@code RandomHorizontalFlip(0.5)}, drawn from the generator the {@link DataLoader} seeds for
  * each sample, so the same seed, epoch and position give the same pixels. Both end with
  * {@code ToTensor} and {@code Normalize(mean, std)}, giving {@code [3, inputSize, inputSize]} floats.
+ *
+ * <p>Immutable and thread-safe: one instance serves every DataLoader worker.
  */
 public final class Preprocessor implements DataLoader.Decoder<ImageFolder.Sample> {
     /** RandomResizedCrop's default area range (fractions of the image). */

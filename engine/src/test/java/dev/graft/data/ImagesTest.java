@@ -155,6 +155,13 @@ class ImagesTest {
         Files.write(cut, java.util.Arrays.copyOf(png, png.length / 2));
         assertThatThrownBy(() -> Images.decode(cut)).isInstanceOf(GraftException.class)
                 .hasMessageContaining("cut.png").hasMessageNotContaining("\n");
+
+        // A JPEG cut in half: readers would fill the rest with gray and only warn; PIL refuses it, so do we.
+        byte[] jpg = Files.readAllBytes(write(noise, "jpg", "full.jpg"));
+        Path cutJpg = tmp.resolve("cut.jpg");
+        Files.write(cutJpg, java.util.Arrays.copyOf(jpg, jpg.length / 2));
+        assertThatThrownBy(() -> Images.decode(cutJpg)).isInstanceOf(GraftException.class)
+                .hasMessageContaining("cut.jpg").hasMessageContaining("truncated").hasMessageNotContaining("\n");
     }
 
     @Test
