@@ -58,6 +58,7 @@ final class OnnxGraphConverter {
     private final Map<String, NodeProto> producer = new HashMap<>();
     private long nextSymbol = -1;
     private final Map<String, Long> symbols = new HashMap<>();
+    private final Map<Long, String> symbolNames = new HashMap<>();
 
     private OnnxGraphConverter(Path file, GraphProto graph, int opset) {
         this.file = file;
@@ -188,7 +189,11 @@ final class OnnxGraphConverter {
         for (int i = 0; i < out.length; i++) {
             TensorShapeProto.Dimension d = s.getDim(i);
             if (d.hasDimValue() && d.getDimValue() > 0 && d.getDimValue() <= OnnxTensors.MAX_ELEMENTS) out[i] = d.getDimValue();
-            else if (d.hasDimParam() && !d.getDimParam().isEmpty()) out[i] = symbols.computeIfAbsent(d.getDimParam(), _ -> fresh());
+            else if (d.hasDimParam() && !d.getDimParam().isEmpty()) out[i] = symbols.computeIfAbsent(d.getDimParam(), p -> {
+                long id = fresh();
+                symbolNames.put(id, p.length() > 40 ? p.substring(0, 40) : p);
+                return id;
+            });
             else out[i] = fresh();
         }
         return out;
@@ -198,10 +203,11 @@ final class OnnxGraphConverter {
         return nextSymbol--;
     }
 
-    private static String shapeText(long[] s) {
+    /** A shape for messages: dynamic dimensions by their ONNX name ({@code N}, {@code batch}) or {@code ?}. */
+    private String shapeText(long[] s) {
         if (s == null) return "[?]";
         StringBuilder b = new StringBuilder("[");
-        for (int i = 0; i < s.length; i++) b.append(i == 0 ? "" : ", ").append(s[i] >= 0 ? String.valueOf(s[i]) : "?");
+        for (int i = 0; i < s.length; i++) b.append(i == 0 ? "" : ", ").append(s[i] >= 0 ? String.valueOf(s[i]) : symbolNames.getOrDefault(s[i], "?"));
         return b.append(']').toString();
     }
 
