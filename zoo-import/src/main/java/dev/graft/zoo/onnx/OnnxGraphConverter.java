@@ -167,11 +167,11 @@ final class OnnxGraphConverter {
     }
 
     private ImportException error(String message) {
-        return new ImportException(file, message);
+        return OnnxTensors.fail(file, message);
     }
 
     private ImportException error(NodeProto n, String message) {
-        return new ImportException(file, label(n) + ": " + message);
+        return OnnxTensors.fail(file, label(n) + ": " + message);
     }
 
     private static String label(NodeProto n) {

@@ -104,18 +104,18 @@ public final class OnnxModel implements ModelFile {
         long size;
         byte[] bytes;
         try {
-            if (!Files.isRegularFile(file)) throw new ImportException(file, "not a regular file");
+            if (!Files.isRegularFile(file)) throw OnnxTensors.fail(file, "not a regular file");
             size = Files.size(file);
-            if (size == 0) throw new ImportException(file, "empty file, not an ONNX model");
+            if (size == 0) throw OnnxTensors.fail(file, "empty file, not an ONNX model");
             long limit = Math.min(maxBytes, MAX_FILE_BYTES);
-            if (size > limit) throw new ImportException(file, "file is " + size + " bytes, more than the limit of " + limit);
+            if (size > limit) throw OnnxTensors.fail(file, "file is " + size + " bytes, more than the limit of " + limit);
             bytes = new byte[(int) size];
             try (InputStream in = Files.newInputStream(file)) {
                 int n = in.readNBytes(bytes, 0, bytes.length);
-                if (n != size || in.read() >= 0) throw new ImportException(file, "file changed size while being read");
+                if (n != size || in.read() >= 0) throw OnnxTensors.fail(file, "file changed size while being read");
             }
         } catch (IOException e) {
-            throw new ImportException(file, "cannot read: " + e.getMessage(), e);
+            throw OnnxTensors.fail(file, "cannot read: " + e.getMessage(), e);
         }
         ModelProto model;
         try {
@@ -126,9 +126,9 @@ public final class OnnxModel implements ModelFile {
             in.setRecursionLimit(RECURSION_LIMIT);
             model = ModelProto.parseFrom(in);
         } catch (IOException e) {
-            throw new ImportException(file, "not a valid ONNX protobuf: " + oneLine(e.getMessage()), e);
+            throw OnnxTensors.fail(file, "not a valid ONNX protobuf: " + oneLine(e.getMessage()), e);
         } catch (RuntimeException e) {
-            throw new ImportException(file, "not a valid ONNX protobuf: " + oneLine(String.valueOf(e)), e);
+            throw OnnxTensors.fail(file, "not a valid ONNX protobuf: " + oneLine(String.valueOf(e)), e);
         }
         return open(file, size, model);
     }
@@ -140,22 +140,22 @@ public final class OnnxModel implements ModelFile {
     }
 
     private static OnnxModel open(Path file, long size, ModelProto model) {
-        if (model.getIrVersion() <= 0) throw new ImportException(file, "not an ONNX model: ir_version is " + model.getIrVersion());
-        if (!model.hasGraph()) throw new ImportException(file, "not an ONNX model: it has no graph");
+        if (model.getIrVersion() <= 0) throw OnnxTensors.fail(file, "not an ONNX model: ir_version is " + model.getIrVersion());
+        if (!model.hasGraph()) throw OnnxTensors.fail(file, "not an ONNX model: it has no graph");
         int opset = -1;
         for (OperatorSetIdProto o : model.getOpsetImportList())
             if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) opset = (int) Math.clamp(o.getVersion(), -1, Integer.MAX_VALUE);
-        if (opset < 0) throw new ImportException(file, "the model imports no version of the default ONNX operator set");
+        if (opset < 0) throw OnnxTensors.fail(file, "the model imports no version of the default ONNX operator set");
         if (opset < MIN_OPSET || opset > MAX_OPSET)
-            throw new ImportException(file, "opset " + opset + " is not supported (Graft reads opsets " + MIN_OPSET + " to " + MAX_OPSET + ")");
+            throw OnnxTensors.fail(file, "opset " + opset + " is not supported (Graft reads opsets " + MIN_OPSET + " to " + MAX_OPSET + ")");
         GraphProto graph = model.getGraph();
         List<TensorInfo> infos = new ArrayList<>();
         Map<String, int[]> shapes = new HashMap<>();
         for (TensorProto t : graph.getInitializerList()) {
             String what = "initializer " + OnnxTensors.label(t).substring("tensor ".length());
-            if (t.getName().isEmpty()) throw new ImportException(file, "an initializer has no name");
+            if (t.getName().isEmpty()) throw OnnxTensors.fail(file, "an initializer has no name");
             int[] shape = OnnxTensors.check(file, t, what);
-            if (shapes.put(t.getName(), shape) != null) throw new ImportException(file, "two initializers are named '" + t.getName() + "'");
+            if (shapes.put(t.getName(), shape) != null) throw OnnxTensors.fail(file, "two initializers are named '" + t.getName() + "'");
             infos.add(new TensorInfo(t.getName(), OnnxTensors.dtypeName(t.getDataType()), shape));
         }
         OnnxGraphConverter.Plan plan = OnnxGraphConverter.convert(file, graph, opset, shapes);
@@ -179,7 +179,7 @@ public final class OnnxModel implements ModelFile {
             Preprocessing.Resize mode = p.containsKey("resize") ? Preprocessing.Resize.valueOf(p.get("resize").toUpperCase(Locale.ROOT)) : d.resize();
             return new Preprocessing(input, resize, crop, mean, std, interpolation, mode);
         } catch (IllegalArgumentException | GraftException e) {
-            throw new ImportException(file, "metadata " + PREPROCESSING_PREFIX + "* is invalid: " + oneLine(e.getMessage()));
+            throw OnnxTensors.fail(file, "metadata " + PREPROCESSING_PREFIX + "* is invalid: " + oneLine(e.getMessage()));
         }
     }
 
@@ -226,7 +226,7 @@ public final class OnnxModel implements ModelFile {
         try {
             g = new GraphModule(plan.input(), plan.output(), plan.nodes());
         } catch (GraftException e) {
-            throw new ImportException(path, "the converted graph is invalid: " + oneLine(e.getMessage()), e);
+            throw OnnxTensors.fail(path, "the converted graph is invalid: " + oneLine(e.getMessage()), e);
         }
         Map<String, Tensor> state = new LinkedHashMap<>();
         for (OnnxGraphConverter.Weight w : plan.weights()) {
@@ -236,7 +236,7 @@ public final class OnnxModel implements ModelFile {
         try {
             g.loadStateDict(state, true);
         } catch (GraftException e) {
-            throw new ImportException(path, "weights do not fit the converted graph: " + oneLine(e.getMessage()), e);
+            throw OnnxTensors.fail(path, "weights do not fit the converted graph: " + oneLine(e.getMessage()), e);
         }
         g.eval();
         return Optional.of(g);
@@ -266,7 +266,7 @@ public final class OnnxModel implements ModelFile {
         } catch (ImportException e) {
             throw e;
         } catch (GraftException e) {
-            throw new ImportException(path, oneLine(e.getMessage()), e);
+            throw OnnxTensors.fail(path, oneLine(e.getMessage()), e);
         }
     }
 

@@ -21,6 +21,25 @@ final class OnnxTensors {
     /** Largest element count of one tensor (a Java array bound). */
     static final long MAX_ELEMENTS = Integer.MAX_VALUE - 8;
 
+    /**
+     * An ImportException whose message is one printable line even when it quotes names from a hostile
+     * file: control characters are escaped and an overlong message keeps its first and last 300 characters.
+     */
+    static ImportException fail(Path file, String message) {
+        return fail(file, message, null);
+    }
+
+    static ImportException fail(Path file, String message, Throwable cause) {
+        StringBuilder b = new StringBuilder(Math.min(message.length(), 700));
+        for (int i = 0; i < message.length(); i++) {
+            char c = message.charAt(i);
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        String m = b.length() > 700 ? b.substring(0, 300) + " … " + b.substring(b.length() - 300) : b.toString();
+        return cause == null ? new ImportException(file, m) : new ImportException(file, m, cause);
+    }
+
     /** Bytes per element of a numeric ONNX data type, or 0 when the type is not a fixed-size number. */
     static int elementSize(int dataType) {
         return switch (dataType) {
@@ -65,13 +84,13 @@ final class OnnxTensors {
 
     /** The shape as ints, after checking that no dimension is negative and the element count fits an array. */
     static int[] shape(Path file, String what, java.util.List<Long> dims) {
-        if (dims.size() > 64) throw new ImportException(file, what + " has rank " + dims.size() + ", more than 64");
+        if (dims.size() > 64) throw fail(file, what + " has rank " + dims.size() + ", more than 64");
         int[] shape = new int[dims.size()];
         long numel = 1;
         for (int i = 0; i < shape.length; i++) {
             long d = dims.get(i);
             if (d < 0 || d > MAX_ELEMENTS)
-                throw new ImportException(file, what + " has an invalid dimension " + d + " in shape " + dims);
+                throw fail(file, what + " has an invalid dimension " + d + " in shape " + dims);
             shape[i] = (int) d;
             try {
                 numel = Math.multiplyExact(numel, d);
@@ -79,7 +98,7 @@ final class OnnxTensors {
                 numel = Long.MAX_VALUE;
             }
             if (numel > MAX_ELEMENTS)
-                throw new ImportException(file, what + " has shape " + dims + ", more than " + MAX_ELEMENTS + " elements");
+                throw fail(file, what + " has shape " + dims + ", more than " + MAX_ELEMENTS + " elements");
         }
         return shape;
     }
@@ -99,24 +118,24 @@ final class OnnxTensors {
         if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL || t.getExternalDataCount() > 0) {
             String location = t.getExternalDataList().stream().filter(e -> e.getKey().equals("location")).map(e -> e.getValue())
                     .findFirst().orElse("?");
-            throw new ImportException(file, what + " keeps its data in the external file '" + location
+            throw fail(file, what + " keeps its data in the external file '" + location
                     + "', which Graft does not read: save the model with its weights inside the .onnx file"
                     + " (onnx.save_model(model, path, save_as_external_data=False))");
         }
-        if (t.hasSegment()) throw new ImportException(file, what + " is a segment of a larger tensor, which Graft does not support");
+        if (t.hasSegment()) throw fail(file, what + " is a segment of a larger tensor, which Graft does not support");
         int type = t.getDataType();
         if (type == DataType.STRING_VALUE) {
             if (t.getStringDataCount() != numel)
-                throw new ImportException(file, what + " (STRING " + Arrays.toString(shape) + ") holds " + t.getStringDataCount() + " strings, not " + numel);
+                throw fail(file, what + " (STRING " + Arrays.toString(shape) + ") holds " + t.getStringDataCount() + " strings, not " + numel);
             return shape;
         }
         int size = elementSize(type);
-        if (size == 0) throw new ImportException(file, what + " has the unsupported element type " + dtypeName(type));
+        if (size == 0) throw fail(file, what + " has the unsupported element type " + dtypeName(type));
         ByteString raw = t.getRawData();
         if (!raw.isEmpty()) {
             long expected = numel * size; // numel <= 2^31, size <= 8: no overflow
             if (raw.size() != expected)
-                throw new ImportException(file, what + " (" + dtypeName(type) + " " + Arrays.toString(shape) + ") needs " + expected
+                throw fail(file, what + " (" + dtypeName(type) + " " + Arrays.toString(shape) + ") needs " + expected
                         + " bytes of raw_data, the file holds " + raw.size());
             return shape;
         }
@@ -128,7 +147,7 @@ final class OnnxTensors {
             default -> t.getInt32DataCount();
         };
         if (count != numel)
-            throw new ImportException(file, what + " (" + dtypeName(type) + " " + Arrays.toString(shape) + ") needs " + numel
+            throw fail(file, what + " (" + dtypeName(type) + " " + Arrays.toString(shape) + ") needs " + numel
                     + " values, the file holds " + count);
         return shape;
     }
