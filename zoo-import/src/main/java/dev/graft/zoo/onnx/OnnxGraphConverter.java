@@ -55,6 +55,7 @@ final class OnnxGraphConverter {
     private final Set<String> names = new HashSet<>();
     private final Map<String, Integer> consumers = new HashMap<>();
     private final Set<NodeProto> fused = new HashSet<>();
+    private final Map<Const, String> materialized = new java.util.IdentityHashMap<>();
     private final Map<String, NodeProto> producer = new HashMap<>();
     private long nextSymbol = -1;
     private final Map<String, Long> symbols = new HashMap<>();
@@ -323,7 +324,10 @@ final class OnnxGraphConverter {
     /** Makes a constant operand a {@code const} graph node (its value becomes the node's buffer). */
     private String materialize(NodeProto n, Const c, String hint) {
         if (c.isSymbolic()) throw error(n, "operand '" + hint + "' depends on a dynamic dimension and cannot be a constant tensor");
+        String done = materialized.get(c);
+        if (done != null) return done; // one const node per constant, however many nodes use it
         String name = freshName(hint + "/const");
+        materialized.put(c, name);
         nodes.add(new GraphNode(name, "const", List.of(), Map.of("shape", c.shape.clone())));
         weights.add(new Weight(name, "value", c.shape.clone(), c::floats));
         return name;

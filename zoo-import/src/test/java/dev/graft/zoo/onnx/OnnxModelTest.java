@@ -202,4 +202,31 @@ class OnnxModelTest {
         OnnxModel m = OnnxModel.read(write(dir, "noshape.onnx", model(g, 13)));
         assertThat(forward(m, Tensor.randn(rng, 1, 3, 8, 8)).shape()).containsExactly(1, 2, 4, 4);
     }
+
+    @Test
+    void elementwiseShapeAndLayoutOps() {
+        SplittableRandom rng = new SplittableRandom(8);
+        TensorProto scale = floats("s", rng, 2, 1, 1);
+        GraphProto g = GraphProto.newBuilder().addInput(value("x", "N", 2, 3, 4)).addOutput(value("y"))
+                .addInitializer(scale).addInitializer(ints("axes", 1)).addInitializer(ints("pads", 0, 0, 1, 0, 0, 0, 0, 2))
+                .addInitializer(TensorProto.newBuilder().setName("two").setDataType(1).addFloatData(2))
+                .addNode(node("Unsqueeze", "u", new String[] {"x", "axes"}, "u"))
+                .addNode(node("Squeeze", "sq", new String[] {"u", "axes"}, "sq"))
+                .addNode(node("Transpose", "tr", new String[] {"sq"}, "tr", intsAttr("perm", 0, 1, 3, 2)))
+                .addNode(node("Pad", "pad", new String[] {"tr", "pads"}, "pd"))
+                .addNode(node("Mul", "mul", new String[] {"pd", "two"}, "m"))
+                .addNode(node("Sub", "sub", new String[] {"m", "s"}, "d"))
+                .addNode(node("Div", "div", new String[] {"d", "two"}, "v"))
+                .addNode(node("Concat", "cat", new String[] {"v", "m"}, "c", intAttr("axis", 1)))
+                .addNode(node("Softmax", "sm", new String[] {"c"}, "y", intAttr("axis", 1))).build();
+        OnnxModel m = OnnxModel.read(write(dir, "misc.onnx", model(g, 13)));
+        assertThat(m.nodes()).extracting(n -> n.op()).containsExactly("reshape", "reshape", "permute", "pad", "const", "mul", "const", "sub",
+                "div", "concat", "softmax");
+        Tensor x = Tensor.randn(rng, 2, 2, 3, 4);
+        Tensor pd = Views.pad2d(Views.permute(x, 0, 1, 3, 2), 1, 0, 0, 2);
+        Tensor mm = Elementwise.mul(pd, 2.0);
+        Tensor v = Elementwise.mul(Elementwise.sub(mm, t(scale, 2, 1, 1)), 0.5);
+        Tensor expected = dev.graft.ops.Reductions.softmax(dev.graft.ops.Concat.concat(java.util.List.of(v, mm), 1), 1);
+        assertClose(forward(m, x), expected);
+    }
 }
