@@ -13,6 +13,8 @@ import java.util.Arrays;
 final class Const {
     final int[] shape;
     final boolean integral;
+    /** Whether the values are fixed-size numbers (not strings or complex numbers), i.e. decodable. */
+    final boolean numeric;
     private final TensorProto source;
     private double[] values;
     /** Symbol ids (negative) of symbolic entries, 0 for concrete ones; null when all are concrete. */
@@ -20,6 +22,7 @@ final class Const {
 
     private Const(int[] shape, boolean integral, TensorProto source, double[] values, long[] syms) {
         this.shape = shape;
+        this.numeric = source == null || (OnnxTensors.elementSize(source.getDataType()) > 0);
         this.integral = integral;
         this.source = source;
         this.values = values;

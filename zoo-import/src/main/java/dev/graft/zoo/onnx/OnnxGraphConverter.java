@@ -218,6 +218,7 @@ final class OnnxGraphConverter {
         if (i >= n.getInputCount() || n.getInput(i).isEmpty()) throw error(n, "input " + i + " is missing");
         Value v = values.get(n.getInput(i));
         if (v == null) throw error(n, "input '" + n.getInput(i) + "' is not available");
+        if (v.isConst() && !v.constant().numeric) throw error(n, "input '" + n.getInput(i) + "' is a tensor of strings or complex numbers");
         return v;
     }
 
@@ -783,7 +784,8 @@ final class OnnxGraphConverter {
             if (target == null) throw error(n, "has no shape attribute");
         } else {
             Const s = constant(n, 1);
-            if (s.shape.length != 1) throw error(n, "shape '" + n.getInput(1) + "' has shape " + Arrays.toString(s.shape) + ", needs a vector");
+            if (s.shape.length != 1 || !s.integral)
+                throw error(n, "shape '" + n.getInput(1) + "' is a " + s + " tensor, needs an integer vector");
             if (s.numel() > 64) throw error(n, "shape '" + n.getInput(1) + "' has " + s.numel() + " entries");
             target = s.longs();
             targetSyms = s.syms;

@@ -118,6 +118,18 @@ class OnnxHostileTest {
     }
 
     @Test
+    void stringTensorsAreNotNumbers() {
+        GraphProto.Builder g = smallGraph();
+        g.addInitializer(TensorProto.newBuilder().setName("names").setDataType(TensorProto.DataType.STRING_VALUE).addDims(2)
+                .addStringData(ByteString.copyFromUtf8("a")).addStringData(ByteString.copyFromUtf8("b")));
+        g.addInitializer(ints("idx", 0));
+        g.addNode(node("Gather", "gather", new String[] {"names", "idx"}, "picked"));
+        g.setNode(4, node("Gemm", "fc", new String[] {"f", "fc.w", "fc.b"}, "gemm", intAttr("transB", 1)));
+        g.addNode(node("Reshape", "reshape", new String[] {"gemm", "picked"}, "out"));
+        fails(graph("strings.onnx", g)).contains("node 'gather' (Gather)").contains("strings");
+    }
+
+    @Test
     void cycle() {
         GraphProto.Builder g = smallGraph();
         g.setNode(1, node("Add", "loop", new String[] {"c", "p"}, "r")); // p is computed from r
