@@ -55,6 +55,9 @@ final class OnnxGraphConverter {
     private final Set<String> names = new HashSet<>();
     private final Map<String, Integer> consumers = new HashMap<>();
     private final Set<NodeProto> fused = new HashSet<>();
+    private final Map<String, Integer> suffixes = new HashMap<>();
+    /** For each value, the first node (in execution order) that reads it. */
+    private final Map<String, NodeProto> firstConsumer = new HashMap<>();
     private final Map<Const, String> materialized = new java.util.IdentityHashMap<>();
     private final Map<String, NodeProto> producer = new HashMap<>();
     private long nextSymbol = -1;
@@ -107,7 +110,12 @@ final class OnnxGraphConverter {
             }
         }
         List<NodeProto> order = topologicalOrder(out);
-        for (NodeProto n : order) for (String i : n.getInputList()) if (!i.isEmpty()) consumers.merge(i, 1, Integer::sum);
+        for (NodeProto n : order)
+            for (String i : n.getInputList())
+                if (!i.isEmpty()) {
+                    consumers.merge(i, 1, Integer::sum);
+                    firstConsumer.putIfAbsent(i, n);
+                }
         consumers.merge(out, 1, Integer::sum);
         for (NodeProto n : order) if (!fused.contains(n)) convertNode(n);
 
@@ -299,15 +307,22 @@ final class OnnxGraphConverter {
     private String nameFor(NodeProto n, String value) {
         String base = !n.getName().isEmpty() && n.getOutputCount() == 1 ? n.getName() : value;
         if (base.isEmpty()) base = n.getOpType();
-        String name = base;
-        for (int i = 1; names.contains(name) || (!name.equals(value) && producer.containsKey(name)); i++) name = base + "_" + i;
-        names.add(name);
-        return name;
+        if (!names.contains(base) && (base.equals(value) || !producer.containsKey(base))) {
+            names.add(base);
+            return base;
+        }
+        return freshName(base);
     }
 
+    /**
+     * {@code base}, or {@code base_1}, {@code base_2}, … : the first name no value uses. The next suffix
+     * per base is remembered, so a hostile file with thousands of equal node names stays linear.
+     */
     private String freshName(String base) {
         String name = base;
-        for (int i = 1; names.contains(name) || producer.containsKey(name) || values.containsKey(name); i++) name = base + "_" + i;
+        int i = suffixes.getOrDefault(base, 0);
+        while (names.contains(name) || producer.containsKey(name) || values.containsKey(name)) name = base + "_" + ++i;
+        suffixes.put(base, i);
         names.add(name);
         return name;
     }
@@ -689,16 +704,13 @@ final class OnnxGraphConverter {
         // MatMul followed by Add of a (out) vector: one Linear layer with bias
         NodeProto add = null;
         String y = n.getOutput(0);
-        if (consumers.getOrDefault(y, 0) == 1) {
-            for (NodeProto m : graph.getNodeList()) {
-                if (m.getOpType().equals("Add") && m.getInputCount() == 2 && m.getInputList().contains(y) && !m.getInput(0).equals(m.getInput(1))) {
-                    String other = m.getInput(0).equals(y) ? m.getInput(1) : m.getInput(0);
-                    Value o = values.get(other);
-                    if (o != null && o.isConst() && !o.constant().isSymbolic() && o.constant().numel() == out && o.constant().shape.length <= 2
-                            && (o.constant().shape.length == 0 || o.constant().shape[o.constant().shape.length - 1] == out)) add = m;
-                    break;
-                }
-            }
+        NodeProto m = consumers.getOrDefault(y, 0) == 1 ? firstConsumer.get(y) : null;
+        if (m != null && m.getOpType().equals("Add") && m.getInputCount() == 2 && !m.getInput(0).equals(m.getInput(1)) && m.getDomain().isEmpty()) {
+            String other = m.getInput(0).equals(y) ? m.getInput(1) : m.getInput(0);
+            Value o = values.get(other);
+            if (o != null && o.isConst() && o.constant().numeric && !o.constant().isSymbolic() && o.constant().numel() == out
+                    && o.constant().shape.length <= 2 && (o.constant().shape.length == 0 || o.constant().shape[o.constant().shape.length - 1] == out))
+                add = m;
         }
         if (add == null) {
             linear(n, a, b, false, 1, null, 1, in, out);

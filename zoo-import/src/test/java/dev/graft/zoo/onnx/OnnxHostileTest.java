@@ -130,6 +130,21 @@ class OnnxHostileTest {
     }
 
     @Test
+    void manyNodesWithOneNameImportInLinearTime() {
+        GraphProto.Builder g = GraphProto.newBuilder().addInput(value("x", "N", 3, 4, 4)).addOutput(value("v30000"));
+        String prev = "x";
+        for (int i = 1; i <= 30000; i++) {
+            g.addNode(node("Relu", "same", new String[] {prev}, "v" + i));
+            prev = "v" + i;
+        }
+        long t0 = System.nanoTime();
+        OnnxModel m = OnnxModel.read(graph("long.onnx", g));
+        assertThat(m.nodes()).hasSize(30000);
+        assertThat(m.nodes().get(29999).name()).isEqualTo("same_29999");
+        assertThat((System.nanoTime() - t0) / 1e6).isLessThan(3000);
+    }
+
+    @Test
     void cycle() {
         GraphProto.Builder g = smallGraph();
         g.setNode(1, node("Add", "loop", new String[] {"c", "p"}, "r")); // p is computed from r
