@@ -54,11 +54,16 @@ class OnnxParityTest {
     void resnet18() {
         OnnxModel m = check("resnet18");
         assertThat(m.opCounts()).containsKeys("Conv", "Gemm", "GlobalAveragePool", "Flatten", "MaxPool", "Add", "Relu");
+        System.out.print(m.describe());
+        GraphClassifier c = m.classifier();
+        assertThat(c.numFeatures()).isEqualTo(512);
+        assertThat(c.architecture()).isEqualTo("resnet18");
+        assertThat(m.stateDict().keySet()).hasSize(m.tensors().size());
     }
 
     @Test
     void resnet50() {
-        check("resnet50");
+        assertThat(check("resnet50").classifier().numFeatures()).isEqualTo(2048);
     }
 
     @Test
