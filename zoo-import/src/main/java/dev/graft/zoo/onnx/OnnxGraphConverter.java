@@ -754,7 +754,9 @@ final class OnnxGraphConverter {
         long axis = intAttr(n, "axis", 1);
         if (x.isConst()) {
             Const c = x.constant();
-            int ax = axis(n, axis, Math.max(1, c.shape.length));
+            int rank = c.shape.length;
+            int ax = axis < 0 ? (int) Math.max(-1, axis + rank) : (int) Math.min(axis, rank + 1L);
+            if (ax < 0 || ax > rank) throw error(n, "axis " + axis + " is out of range for rank " + rank);
             long left = 1;
             for (int i = 0; i < ax && i < c.shape.length; i++) left *= c.shape[i];
             define(n, new Value(null, null, Const.of(new int[] {(int) left, (int) (c.numel() / Math.max(1, left))}, c.integral, c.values())));
@@ -767,7 +769,9 @@ final class OnnxGraphConverter {
             return;
         }
         if (x.shape() == null) throw error(n, "axis " + axis + " needs the input's shape, which is unknown");
-        int ax = axis(n, axis, x.shape().length + 1 > 1 ? x.shape().length : 1);
+        int ax = axis(n, axis, x.shape().length + 1); // Flatten's axis may equal the rank
+        if (axis < 0) ax = (int) (axis + x.shape().length);
+        if (ax < 0) throw error(n, "axis " + axis + " is out of range for rank " + x.shape().length);
         long[] target = {product(x.shape(), 0, ax), product(x.shape(), ax, x.shape().length)};
         reshapeTo(n, x, target);
     }
@@ -1003,7 +1007,7 @@ final class OnnxGraphConverter {
         if (s == null) throw error(n, "the shape of '" + n.getInput(0) + "' is unknown at import time");
         int rank = s.length;
         long start = intAttr(n, "start", 0), end = intAttr(n, "end", rank);
-        int from = (int) Math.clamp(start < 0 ? start + rank : start, 0, rank), to = (int) Math.clamp(end < 0 ? end + rank : end, 0, rank);
+        int from = Math.clamp(start < 0 ? start + rank : start, 0, rank), to = Math.clamp(end < 0 ? end + rank : end, 0, rank);
         int len = Math.max(0, to - from);
         double[] v = new double[len];
         long[] syms = new long[len];

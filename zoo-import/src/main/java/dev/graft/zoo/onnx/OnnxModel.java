@@ -144,7 +144,7 @@ public final class OnnxModel implements ModelFile {
         if (!model.hasGraph()) throw OnnxTensors.fail(file, "not an ONNX model: it has no graph");
         int opset = -1;
         for (OperatorSetIdProto o : model.getOpsetImportList())
-            if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) opset = (int) Math.clamp(o.getVersion(), -1, Integer.MAX_VALUE);
+            if (o.getDomain().isEmpty() || o.getDomain().equals("ai.onnx")) opset = Math.clamp(o.getVersion(), -1, Integer.MAX_VALUE);
         if (opset < 0) throw OnnxTensors.fail(file, "the model imports no version of the default ONNX operator set");
         if (opset < MIN_OPSET || opset > MAX_OPSET)
             throw OnnxTensors.fail(file, "opset " + opset + " is not supported (Graft reads opsets " + MIN_OPSET + " to " + MAX_OPSET + ")");
