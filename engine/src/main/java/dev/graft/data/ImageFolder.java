@@ -23,8 +23,8 @@ import java.util.stream.Stream;
  * @param samples every image with its label, sorted by class then file name
  */
 public record ImageFolder(Path root, List<String> classes, List<Sample> samples) {
-    /** File extensions read as images (lower case). */
-    public static final Set<String> EXTENSIONS = Set.of("jpg", "jpeg", "png", "bmp", "gif", "wbmp");
+    /** File extensions read as images (lower case): torchvision's that ImageIO decodes; like torchvision, GIFs are not samples. */
+    public static final Set<String> EXTENSIONS = Set.of("jpg", "jpeg", "png", "bmp", "tif", "tiff");
 
     /** One image and its class index. */
     public record Sample(Path path, int label) {}
