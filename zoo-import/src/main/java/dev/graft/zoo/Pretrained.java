@@ -1,5 +1,11 @@
 package dev.graft.zoo;
 
+import dev.graft.graph.GraphClassifier;
+import dev.graft.models.ImageClassifier;
+import dev.graft.models.Models;
+import dev.graft.zoo.onnx.OnnxModel;
+import dev.graft.zoo.tflite.TfliteModel;
+
 import dev.graft.GraftException;
 import dev.graft.nn.LoadResult;
 import dev.graft.nn.Module;
@@ -25,9 +31,11 @@ public final class Pretrained {
     private Pretrained() {}
 
     /**
-     * Opens a safetensors file or a PyTorch zip checkpoint, recognized by content (not extension).
+     * Opens a weight or model file of any supported format, recognized by content where the format
+     * has a signature: TFLite ({@code TFL3} at offset 4), a PyTorch zip checkpoint ({@code PK}),
+     * safetensors (a JSON header after its 8-byte length) and, by the {@code .onnx} extension, ONNX.
      *
-     * @throws ImportException for other or malformed content
+     * @throws ImportException for a missing, empty, unrecognized or malformed file
      */
     public static ModelFile open(Path file) {
         byte[] head = new byte[9];
@@ -40,13 +48,50 @@ public final class Pretrained {
             throw new ImportException(file, "cannot read: " + e.getMessage(), e);
         }
         if (n == 0) throw new ImportException(file, "empty file");
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (n >= 8 && head[4] == 'T' && head[5] == 'F' && head[6] == 'L' && head[7] == '3') return TfliteModel.read(file);
+        if (name.endsWith(".onnx")) return OnnxModel.read(file);
+        if (name.endsWith(".tflite")) return TfliteModel.read(file);
         if (n >= 4 && head[0] == 'P' && head[1] == 'K') return PthFile.read(file);
         if ((head[0] & 0xff) == 0x80) return PthFile.read(file); // legacy pickle: PthFile explains
         if (n == 9 && head[8] == '{') return SafetensorsFile.read(file);
-        String name = file.getFileName().toString();
         if (name.endsWith(".safetensors")) return SafetensorsFile.read(file);
         if (name.endsWith(".pth") || name.endsWith(".pt") || name.endsWith(".bin")) return PthFile.read(file);
-        throw new ImportException(file, "unrecognized weight file (neither safetensors nor a PyTorch zip checkpoint)");
+        throw new ImportException(file, "unrecognized weight file (not safetensors, a PyTorch zip checkpoint, TFLite or .onnx)");
+    }
+
+    /**
+     * The pretrained classifier a file holds: for TFLite and ONNX the imported graph, split at its global
+     * pooling ({@link GraphClassifier}); for a state dict the engine architecture {@code model} (one of
+     * {@link Models#NAMES}; guessed from the keys when null) with the weights loaded strictly.
+     *
+     * @throws ImportException when the file is malformed, the architecture cannot be guessed or the weights do not fit it
+     */
+    public static ImageClassifier classifier(ModelFile file, String model) {
+        if (file instanceof TfliteModel t) return t.classifier();
+        if (file instanceof OnnxModel o) return o.classifier();
+        Map<String, Tensor> state = torchvisionStateDict(file);
+        String arch = model != null ? model : guessArchitecture(file.path(), state.keySet());
+        if (!Models.NAMES.contains(arch))
+            throw new ImportException(file.path(), "unknown model '" + arch + "' (known: " + String.join(", ", Models.NAMES) + ")");
+        String headKey = arch.startsWith("resnet") ? "fc.weight" : "classifier.1.weight";
+        Tensor head = state.get(headKey);
+        int classes = head != null && head.dim() == 2 ? head.shape()[0] : 1000;
+        ImageClassifier m = Models.create(arch, classes);
+        load(m, file, true);
+        return m;
+    }
+
+    /** The torchvision architecture whose state-dict keys these are. */
+    static String guessArchitecture(Path file, Set<String> keys) {
+        if (keys.contains("features.18.0.weight") && keys.contains("classifier.1.weight")) return "mobilenet_v2";
+        if (keys.contains("layer4.0.conv1.weight")) {
+            boolean bottleneck = keys.contains("layer1.0.conv3.weight");
+            if (!bottleneck) return keys.contains("layer3.5.conv1.weight") ? "resnet34" : "resnet18";
+            return keys.contains("layer3.22.conv1.weight") ? "resnet101" : "resnet50";
+        }
+        throw new ImportException(file, "cannot tell the architecture from the keys (" + keys.stream().limit(3).toList()
+                + " …): pass --model (" + String.join(", ", Models.NAMES) + ")");
     }
 
     /** The file's float state dict with torchvision keys: timm names mapped, a {@code module.} prefix removed. */
