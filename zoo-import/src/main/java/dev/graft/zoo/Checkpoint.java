@@ -103,11 +103,11 @@ public final class Checkpoint {
         try {
             if (d.has("graph")) {
                 model = GraphClassifier.split(arch, GraphModule.fromSpec(d.get("graph")), pre);
+                model.replaceClassifier(classes.size());
             } else {
                 if (!Models.NAMES.contains(arch)) throw new ImportException(json, "unknown architecture '" + arch + "'");
                 model = Models.create(arch, classes.size());
             }
-            if (model.numClasses() != classes.size()) model.replaceClassifier(classes.size());
         } catch (ImportException e) {
             throw e;
         } catch (RuntimeException e) {
