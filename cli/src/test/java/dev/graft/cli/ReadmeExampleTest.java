@@ -2,56 +2,52 @@ package dev.graft.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.graft.nn.AdaptiveAvgPool2d;
-import dev.graft.nn.BatchNorm2d;
-import dev.graft.nn.Conv2d;
-import dev.graft.nn.Flatten;
-import dev.graft.nn.Linear;
-import dev.graft.nn.MaxPool2d;
-import dev.graft.nn.ReLU;
-import dev.graft.nn.Sequential;
-import dev.graft.ops.Losses;
-import dev.graft.optim.SGD;
-import dev.graft.tensor.Tensor;
+import dev.graft.data.ImageFolder;
+import dev.graft.data.Preprocessor;
+import dev.graft.models.ImageClassifier;
+import dev.graft.train.FineTuneOptions;
+import dev.graft.train.FineTuner;
+import dev.graft.zoo.Checkpoint;
+import dev.graft.zoo.Pretrained;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The Java example of README.md, kept here so that it always compiles against the real API. */
+/** The Java example of README.md, kept here so that it always compiles and runs against the real API. */
 class ReadmeExampleTest {
+    // ---- README.md example: begin
+    static double fineTune(Path data, Path weights, FineTuneOptions options, Path out) {
+        ImageClassifier model = Pretrained.classifier(Pretrained.open(weights), null);   // .tflite, .onnx, .pth, .safetensors
+        ImageFolder.Split split = ImageFolder.split(data, 0.2, options.seed());          // train/ + val/ folders
+        model.replaceClassifier(split.train().classes().size());                        // the new head
+        Preprocessor plain = Preprocessor.eval(model.preprocessing());
+        Preprocessor augmented = Preprocessor.train(model.preprocessing());
+        var saveBest = new FineTuner.Listener() {
+            @Override
+            public void newBest(FineTuner.EpochMetrics m, ImageClassifier best) {
+                Checkpoint.save(out, best, split.train().classes());
+            }
+        };
+        FineTuner.Result result = new FineTuner(model, split, plain, augmented, plain.sampleShape(), options, saveBest, null).run(false);
+        return result.bestValAcc();
+    }
+    // fineTune(Path.of("../shared/data/hymenoptera"), Path.of("../shared/data/zoo/mobilenet_v2_1.0_224_quant.tflite"),
+    //          new FineTuneOptions().seed(1), Path.of("ants-vs-bees"));
+    // ---- README.md example: end
+
     @Test
-    void readmeExampleTrainsOnlyTheHead() {
-        // ---- README.md example: begin
-        Sequential backbone = new Sequential(
-                new Conv2d(3, 16, 3, 1, 1, false), new BatchNorm2d(16), new ReLU(), new MaxPool2d(2),
-                new Conv2d(16, 32, 3, 1, 1, false), new BatchNorm2d(32), new ReLU(),
-                new AdaptiveAvgPool2d(1), new Flatten());
-        Sequential model = new Sequential().add("backbone", backbone).add("head", new Linear(32, 10));
-
-        backbone.freeze();   // no gradients, and its BatchNorm keeps its running statistics
-        SGD sgd = new SGD(model.trainableParameters(), 0.01, 0.9, 1e-4);   // the head's weight and bias
-
-        Tensor images = Tensor.randn(new java.util.Random(0), 8, 3, 32, 32);   // 8 RGB 32x32 images
-        int[] labels = {0, 1, 2, 3, 4, 5, 6, 7};
-        Map<String, float[]> before = values(model);   // (not in the README)
-        Tensor loss = Losses.crossEntropy(model.forward(images), labels, 0.0);
-        sgd.zeroGrad();
-        loss.backward();
-        sgd.step();
-        // ---- README.md example: end
-
-        assertThat(loss.item()).isFinite();
-        assertThat(model.trainableParameters()).hasSize(2);
-        Map<String, float[]> after = values(model);
-        before.forEach((name, v) -> {
-            if (name.startsWith("backbone.")) assertThat(after.get(name)).as(name).isEqualTo(v);
-            else assertThat(after.get(name)).as(name).isNotEqualTo(v);
-        });
+    void readmeExampleFineTunesAndSavesTheBestModel(@TempDir Path tmp) throws IOException {
+        Path data = FinetuneCommandTest.smallDataset(tmp.resolve("data"), 5);
+        Path weights = FinetuneCommandTest.shared("zoo/mobilenet_v1_0.25_128_quant.tflite");
+        double best = fineTune(data, weights, new FineTuneOptions().headEpochs(2).finetuneEpochs(1).batchSize(4).seed(1), tmp.resolve("out"));
+        assertThat(best).isBetween(0.0, 1.0);
+        Checkpoint.Loaded loaded = Checkpoint.load(tmp.resolve("out"));
+        assertThat(loaded.classes()).containsExactly("ants", "bees");
+        assertThat(loaded.model().numClasses()).isEqualTo(2);
     }
 
     @Test
@@ -60,14 +56,9 @@ class ReadmeExampleTest {
         Matcher block = Pattern.compile("```java\n(.*?)```", Pattern.DOTALL).matcher(readme);
         assertThat(block.find()).as("a java block in README.md").isTrue();
         String source = Files.readString(Path.of("src/test/java/dev/graft/cli/ReadmeExampleTest.java"));
+        assertThat(block.group(1).lines().filter(l -> !l.isBlank()).count()).as("lines of the README example").isLessThanOrEqualTo(20);
         block.group(1).lines().map(String::strip)
                 .filter(line -> !line.isEmpty() && !line.startsWith("import "))
                 .forEach(line -> assertThat(source).as("README line kept in this test").contains(line));
-    }
-
-    private static Map<String, float[]> values(Sequential model) {
-        Map<String, float[]> out = new LinkedHashMap<>();
-        model.stateDict().forEach((k, t) -> out.put(k, t.toFloatArray()));
-        return out;
     }
 }
