@@ -42,7 +42,7 @@ class ForwardCommandTest {
             Tensor y = Npy.read(out);
             assertThat(y.shape()).containsExactly(2, 10);
             float[] a = y.toFloatArray(), b = expected.toFloatArray();
-            for (int i = 0; i < a.length; i++) assertThat(a[i]).isCloseTo(b[i], org.assertj.core.data.Offset.offset(1e-6f));
+            assertThat(a).containsExactly(b); // same weights, same kernels: bit-identical
         }
     }
 
