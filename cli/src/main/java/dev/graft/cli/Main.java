@@ -18,7 +18,9 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = GraftVersion.class,
         description = "Graft: transfer learning of ImageNet CNNs in pure Java.",
-        subcommands = {FinetuneCommand.class, PredictCommand.class, EvaluateCommand.class, InfoCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {FinetuneCommand.class, PredictCommand.class, EvaluateCommand.class, ClassifyCommand.class,
+                ForwardCommand.class, InspectCommand.class, ConvertCommand.class, InfoCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:error (bad input, missing file, ...)", "2:invalid command line",
                 "3:internal error (a bug: please report it with the --debug output)"})

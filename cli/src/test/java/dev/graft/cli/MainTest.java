@@ -29,7 +29,7 @@ class MainTest {
     void helpListsTheSubcommands() {
         Result r = run("--help");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("Usage: graft", "info", "demo", "--version", "--debug");
+        assertThat(r.out()).contains("Usage: graft", "info", "demo", "classify", "forward", "inspect", "convert", "--version", "--debug");
         assertThat(r.err()).isEmpty();
     }
 
