@@ -106,7 +106,7 @@ final class ClassifyCommand implements Callable<Integer> {
                 .limit(k).map(i -> new Prediction(i, names.get(i), probs[i])).toList();
     }
 
-    private static String text(Path image, List<Prediction> top) {
+    static String text(Path image, List<Prediction> top) {
         StringBuilder sb = new StringBuilder(image.toString()).append(':');
         for (Prediction p : top)
             sb.append(String.format(Locale.ROOT, "%n  %5d  %.4f  %s", p.index(), p.prob(), p.label()));

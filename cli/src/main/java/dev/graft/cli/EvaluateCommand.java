@@ -47,6 +47,7 @@ final class EvaluateCommand implements Callable<Integer> {
         List<String> classes = loaded.classes();
         for (String c : folder.classes())
             if (!classes.contains(c)) throw new GraftException("class folder '" + c + "' in " + dir + " is not one of the model's classes " + classes);
+        loaded.model().eval();
         Preprocessor pre = Preprocessor.eval(loaded.model().preprocessing());
         int k = classes.size();
         long[][] confusion = new long[k][k];
@@ -56,7 +57,7 @@ final class EvaluateCommand implements Callable<Integer> {
             int truth = classes.indexOf(folder.classes().get(s.label()));
             float[] p;
             try {
-                p = PredictCommand.probabilities(loaded.model(), pre.file(s.path()));
+                p = ClassifyCommand.probabilities(loaded.model(), pre.file(s.path()));
             } catch (GraftException e) {
                 skipped.add(s.path().toString());
                 err.println("graft: skipped " + Main.oneLine(e.getMessage()));

@@ -12,8 +12,6 @@ import dev.graft.train.FineTuneOptions;
 import dev.graft.train.FineTuner;
 import dev.graft.zoo.AtomicFiles;
 import dev.graft.zoo.Checkpoint;
-import dev.graft.zoo.Pretrained;
-import dev.graft.zoo.registry.WeightCache;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -123,8 +121,8 @@ final class FinetuneCommand implements Callable<Integer> {
         ImageFolder.Split split = ImageFolder.split(data, valSplit, seed);
         List<String> classes = split.train().classes();
         String weightsId = weights == null ? DEFAULT_WEIGHTS : weights;
-        Path weightsFile = WeightCache.defaults().resolve(weightsId);
-        ImageClassifier net = Pretrained.classifier(Pretrained.open(weightsFile), model);
+        Path weightsFile = ModelOptions.weights(weightsId);
+        ImageClassifier net = ModelOptions.classifier(ModelOptions.open(weightsFile), model);
         net.replaceClassifier(classes.size());
 
         Files.createDirectories(out);
