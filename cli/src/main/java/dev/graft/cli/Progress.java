@@ -38,7 +38,7 @@ final class Progress implements AutoCloseable {
             barKey = key;
             err.flush();
             bar = new ProgressBarBuilder()
-                    .setTaskName(phase.equals("features") ? "features" : phase + " " + epoch + "/" + epochs)
+                    .setTaskName(phase.startsWith("features") ? phase : phase + " " + epoch + "/" + epochs)
                     .setInitialMax(batches)
                     .setStyle(ProgressBarStyle.ASCII)
                     .setUpdateIntervalMillis(250)
@@ -46,7 +46,7 @@ final class Progress implements AutoCloseable {
                     .build();
         }
         bar.stepTo(batch);
-        if (!phase.equals("features")) bar.setExtraMessage(String.format(" loss %.4f acc %.3f", loss, acc));
+        if (!phase.startsWith("features")) bar.setExtraMessage(String.format(" loss %.4f acc %.3f", loss, acc));
     }
 
     void epoch(FineTuner.EpochMetrics m) {

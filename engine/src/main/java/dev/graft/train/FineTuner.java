@@ -138,6 +138,7 @@ public final class FineTuner {
     private PhaseResult trainHeadOnFeatures(Resume r) {
         model.freezeBackbone();
         model.train();
+        long extractStart = System.nanoTime(); // the features' time counts in the phase's first epoch
         Features train = extract(data.train(), "train"), val = extract(data.val(), "validation");
         Module head = model.classifier();
         Optimizer opt = new AdamW(List.of(new ParamGroup(head.trainableParameters())), AdamW.Options.lr(o.lrHead).withWeightDecay(o.weightDecay));
@@ -151,7 +152,7 @@ public final class FineTuner {
         }
         listener.phaseStarted("head", o.headEpochs, batches);
         for (int epoch = first; epoch <= o.headEpochs && !ps.done; epoch++) {
-            long t0 = System.nanoTime();
+            long t0 = epoch == first ? extractStart : System.nanoTime();
             int[] order = permutation(train.n, DataLoader.mix(o.seed, 1_000 + epoch, -1));
             Running run = new Running();
             for (int b = 0; b < batches; b++) {

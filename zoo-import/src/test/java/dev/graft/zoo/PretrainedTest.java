@@ -32,13 +32,27 @@ class PretrainedTest {
         random[0] = 1;
         random[8] = 2;
         assertThatThrownBy(() -> Pretrained.open(TestFiles.write(dir, "x.dat", random))).isInstanceOf(ImportException.class)
-                .hasMessage("x.dat: unrecognized weight file (neither safetensors nor a PyTorch zip checkpoint)");
+                .hasMessage("x.dat: unrecognized weight file (not safetensors, a PyTorch zip checkpoint, TFLite or .onnx)");
+        assertThatThrownBy(() -> Pretrained.open(TestFiles.write(dir, "random.onnx", random))).isInstanceOf(ImportException.class)
+                .hasMessageStartingWith("random.onnx: ");
+        byte[] tfl = random.clone();
+        tfl[4] = 'T'; tfl[5] = 'F'; tfl[6] = 'L'; tfl[7] = '3';
+        assertThatThrownBy(() -> Pretrained.open(TestFiles.write(dir, "model.bin", tfl))).isInstanceOf(ImportException.class)
+                .hasMessageStartingWith("model.bin: ");
         assertThatThrownBy(() -> Pretrained.open(TestFiles.write(dir, "random.pth", random))).isInstanceOf(ImportException.class)
                 .hasMessageStartingWith("random.pth: not a PyTorch zip checkpoint");
         assertThatThrownBy(() -> Pretrained.open(TestFiles.write(dir, "e.safetensors", new byte[0]))).isInstanceOf(ImportException.class)
                 .hasMessage("e.safetensors: empty file");
         assertThatThrownBy(() -> Pretrained.open(dir.resolve("absent.pth"))).isInstanceOf(ImportException.class)
                 .hasMessage("absent.pth: no such file");
+    }
+
+    @Test
+    void architectureIsGuessedFromTheKeys() {
+        for (String arch : Models.NAMES)
+            assertThat(Pretrained.guessArchitecture(dir.resolve("w.pth"), Models.create(arch, 7).stateDict().keySet())).isEqualTo(arch);
+        assertThatThrownBy(() -> Pretrained.guessArchitecture(dir.resolve("w.pth"), java.util.Set.of("encoder.weight")))
+                .isInstanceOf(ImportException.class).hasMessageContaining("pass --model");
     }
 
     @Test
