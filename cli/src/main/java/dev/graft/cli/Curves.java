@@ -2,7 +2,7 @@ package dev.graft.cli;
 
 import dev.graft.GraftException;
 import dev.graft.train.FineTuner;
-import dev.graft.zoo.AtomicFiles;
+import dev.graft.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;

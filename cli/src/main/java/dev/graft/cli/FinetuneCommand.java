@@ -8,9 +8,10 @@ import dev.graft.backend.cpu.Parallel;
 import dev.graft.data.ImageFolder;
 import dev.graft.data.Preprocessor;
 import dev.graft.models.ImageClassifier;
+import dev.graft.nn.Init;
 import dev.graft.train.FineTuneOptions;
 import dev.graft.train.FineTuner;
-import dev.graft.zoo.AtomicFiles;
+import dev.graft.io.AtomicFiles;
 import dev.graft.zoo.Checkpoint;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -123,6 +124,7 @@ final class FinetuneCommand implements Callable<Integer> {
         String weightsId = weights == null ? DEFAULT_WEIGHTS : weights;
         Path weightsFile = ModelOptions.weights(weightsId);
         ImageClassifier net = ModelOptions.classifier(ModelOptions.open(weightsFile), model);
+        Init.manualSeed(seed); // the new head's initial weights follow --seed, as torch.manual_seed would
         net.replaceClassifier(classes.size());
 
         Files.createDirectories(out);

@@ -1,7 +1,6 @@
 package dev.graft.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -20,18 +19,9 @@ import org.junit.jupiter.api.io.TempDir;
 class FinetuneCommandTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    static Path shared(String relative) {
-        Path p = DataDirectory.resolve().resolve(relative);
-        if (!Files.exists(p)) {
-            if ("true".equals(System.getenv("CI"))) throw new AssertionError("shared data missing in CI: " + p);
-            assumeTrue(false, "shared data not found: " + p);
-        }
-        return p;
-    }
-
     /** A copy of the first {@code n} images per class of hymenoptera's train and val folders, plus a corrupt JPEG. */
     static Path smallDataset(Path dir, int n) throws IOException {
-        Path src = shared("hymenoptera");
+        Path src = TestData.dir("hymenoptera");
         for (String split : List.of("train", "val"))
             for (String c : List.of("ants", "bees")) {
                 Path to = Files.createDirectories(dir.resolve(split).resolve(c));
@@ -46,7 +36,7 @@ class FinetuneCommandTest {
 
     @Test
     void finetuneWritesCheckpointMetricsAndCurvesThenPredictAndEvaluateUseThem(@TempDir Path tmp) throws IOException {
-        Path weights = shared("zoo/mobilenet_v1_0.25_128_quant.tflite");
+        Path weights = TestData.zoo("mobilenet_v1_0.25_128_quant.tflite");
         Path data = smallDataset(tmp.resolve("data"), 6);
         Path out = tmp.resolve("out");
         MainTest.Result r = MainTest.run("finetune", "--weights", weights.toString(), "--data", data.toString(), "--out", out.toString(),
@@ -91,6 +81,22 @@ class FinetuneCommandTest {
         assertThat(ev.path("accuracy").asDouble()).isCloseTo(diagonal / 12.0, org.assertj.core.data.Offset.offset(1e-12));
         // the checkpoint holds the best model by validation accuracy: evaluating it on the same val folder gives that accuracy
         assertThat(ev.path("accuracy").asDouble()).isCloseTo(m.path("best_val_acc").asDouble(), org.assertj.core.data.Offset.offset(1e-9));
+    }
+
+    @Test
+    void twoRunsWithTheSameSeedGiveTheSameHistory(@TempDir Path tmp) throws IOException {
+        Path weights = TestData.zoo("mobilenet_v1_0.25_128_quant.tflite");
+        Path data = smallDataset(tmp.resolve("data"), 8);
+        JsonNode[] history = new JsonNode[2];
+        for (int run = 0; run < 2; run++) {
+            Path out = tmp.resolve("out" + run);
+            MainTest.Result r = MainTest.run("finetune", "--weights", weights.toString(), "--data", data.toString(), "--out", out.toString(),
+                    "--head-epochs", "2", "--finetune-epochs", "2", "--batch", "4", "--seed", "9", "--no-progress");
+            assertThat(r.code()).as(r.err()).isZero();
+            history[run] = JSON.readTree(out.resolve("metrics.json").toFile()).path("history");
+            for (JsonNode e : history[run]) ((com.fasterxml.jackson.databind.node.ObjectNode) e).remove("seconds");
+        }
+        assertThat(history[1]).isEqualTo(history[0]);
     }
 
     @Test

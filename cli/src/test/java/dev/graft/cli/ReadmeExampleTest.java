@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.graft.data.ImageFolder;
 import dev.graft.data.Preprocessor;
 import dev.graft.models.ImageClassifier;
+import dev.graft.nn.Init;
 import dev.graft.train.FineTuneOptions;
 import dev.graft.train.FineTuner;
 import dev.graft.zoo.Checkpoint;
@@ -23,6 +24,7 @@ class ReadmeExampleTest {
     static double fineTune(Path data, Path weights, FineTuneOptions options, Path out) {
         ImageClassifier model = Pretrained.classifier(Pretrained.open(weights), null);   // .tflite, .onnx, .pth, .safetensors
         ImageFolder.Split split = ImageFolder.split(data, 0.2, options.seed());          // train/ + val/ folders
+        Init.manualSeed(options.seed());                                                // reproducible head weights
         model.replaceClassifier(split.train().classes().size());                        // the new head
         Preprocessor plain = Preprocessor.eval(model.preprocessing());
         Preprocessor augmented = Preprocessor.train(model.preprocessing());
@@ -42,7 +44,7 @@ class ReadmeExampleTest {
     @Test
     void readmeExampleFineTunesAndSavesTheBestModel(@TempDir Path tmp) throws IOException {
         Path data = FinetuneCommandTest.smallDataset(tmp.resolve("data"), 5);
-        Path weights = FinetuneCommandTest.shared("zoo/mobilenet_v1_0.25_128_quant.tflite");
+        Path weights = TestData.zoo("mobilenet_v1_0.25_128_quant.tflite");
         double best = fineTune(data, weights, new FineTuneOptions().headEpochs(2).finetuneEpochs(1).batchSize(4).seed(1), tmp.resolve("out"));
         assertThat(best).isBetween(0.0, 1.0);
         Checkpoint.Loaded loaded = Checkpoint.load(tmp.resolve("out"));

@@ -23,6 +23,17 @@ final class TestData {
         return p;
     }
 
+    /** A folder of the shared data (a dataset), with the same rules as {@link #file}. */
+    static Path dir(String relative) {
+        Path p = DataDirectory.resolve().resolve(relative);
+        if (!Files.isDirectory(p)) {
+            String why = "test data folder " + p + " is missing (-Dgraft.data=DIR or GRAFT_DATA)";
+            if ("true".equalsIgnoreCase(System.getenv("CI"))) fail(why);
+            Assumptions.abort(why);
+        }
+        return p;
+    }
+
     static Path zoo(String name) {
         return file("zoo/" + name);
     }

@@ -7,7 +7,6 @@ import dev.graft.tensor.DType;
 import dev.graft.tensor.Device;
 import dev.graft.tensor.Shapes;
 import dev.graft.tensor.Tensor;
-import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -18,12 +17,9 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,7 +28,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.CRC32;
@@ -791,46 +786,14 @@ public final class Npy {
         void write(OutputStream out) throws IOException;
     }
 
-    /** Writes to a fresh temporary file next to {@code file}, forces it to disk and renames it over {@code file}. */
+    /** Writes atomically ({@link AtomicFiles}); failures name the file. */
     private static void atomicWrite(Path file, Writer writer) {
         String where = file.toString();
-        Path target = file.toAbsolutePath().normalize();
-        Path dir = target.getParent();
-        if (dir == null || !Files.isDirectory(dir)) throw fail(where, "cannot write: directory " + dir + " does not exist");
-        if (Files.isDirectory(target)) throw fail(where, "cannot write: it is a directory");
-        Path tmp = null;
-        boolean moved = false;
+        if (Files.isDirectory(file)) throw fail(where, "cannot write: it is a directory");
         try {
-            for (int attempt = 0; tmp == null; attempt++) {
-                Path candidate = dir.resolve("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-                try {
-                    tmp = Files.createFile(candidate);
-                } catch (FileAlreadyExistsException e) {
-                    if (attempt > 16) throw e;
-                }
-            }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                OutputStream os = new BufferedOutputStream(Channels.newOutputStream(ch), CHUNK);
-                writer.write(os);
-                os.flush();
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            moved = true;
+            AtomicFiles.write(file, writer::write);
         } catch (IOException e) {
             throw ioFailure(where, "cannot write", e);
-        } finally {
-            if (!moved && tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // best effort: the original error matters more
-                }
-            }
         }
     }
 

@@ -8,6 +8,7 @@ import dev.graft.autograd.Autograd;
 import dev.graft.data.DataLoader;
 import dev.graft.data.ImageFolder;
 import dev.graft.data.ImageFolder.Sample;
+import dev.graft.io.AtomicFiles;
 import dev.graft.io.Npy;
 import dev.graft.models.ImageClassifier;
 import dev.graft.nn.Dropout;
@@ -22,7 +23,6 @@ import dev.graft.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -413,9 +413,8 @@ public final class FineTuner {
             j.put("skipped", skipped);
             j.put("history", history);
             j.put("options", o.describe());
-            Path tmp = stateDir.resolve("resume.json.tmp");
-            JSON.writeValue(tmp.toFile(), j);
-            Files.move(tmp, stateDir.resolve("resume.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            byte[] bytes = JSON.writeValueAsBytes(j);
+            AtomicFiles.write(stateDir.resolve("resume.json"), out -> out.write(bytes));
             try (var files = Files.list(stateDir)) {
                 for (Path p : files.toList()) {
                     String n = p.getFileName().toString();

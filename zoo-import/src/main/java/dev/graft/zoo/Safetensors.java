@@ -1,5 +1,6 @@
 package dev.graft.zoo;
 
+import dev.graft.io.AtomicFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

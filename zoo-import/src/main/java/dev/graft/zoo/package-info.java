@@ -8,7 +8,7 @@
  *       restricted allowlist unpickler that never executes anything.</li>
  *   <li>{@link dev.graft.zoo.TimmNames}: timm key names to torchvision key names.</li>
  *   <li>{@link dev.graft.zoo.Pretrained}: open a weight file by content and load it into a model.</li>
- *   <li>{@link dev.graft.zoo.AtomicFiles}: temp-file, fsync and rename writes.</li>
+ *   <li>{@link dev.graft.io.AtomicFiles} (engine): temp-file, fsync and rename writes.</li>
  * </ul>
  *
  * Every failure on a bad file is an {@link dev.graft.zoo.ImportException} whose one-line message starts

@@ -4,7 +4,6 @@ import dev.graft.backend.ConvGeometry;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -353,7 +352,7 @@ final class CpuDepthwise {
             for (int ox = 0; ox < full; ox += L)
                 s0 = FloatVector.fromArray(S, buf, xr + ox).fma(FloatVector.fromArray(S, dy, yr + ox), s0);
         }
-        double sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        double sum = sumLanes(s0.add(s1).add(s2.add(s3)));
         return full < ow ? sum + dotTail(buf, xo, rs, dy, yb, oh, ow, full) : sum;
     }
 
@@ -363,6 +362,21 @@ final class CpuDepthwise {
         FloatVector s = FloatVector.zero(S);
         for (int oy = 0; oy < oh; oy++)
             s = FloatVector.fromArray(S, buf, xo + oy * rs + full, m).fma(FloatVector.fromArray(S, dy, yb + oy * ow + full, m), s);
-        return s.reduceLanes(VectorOperators.ADD);
+        return sumLanes(s);
     }
+
+    /**
+     * The lanes' sum in lane order. Not {@code reduceLanes(ADD)}: its order of additions is left to
+     * the implementation and differs between the JIT's intrinsic and the interpreter's fallback, so
+     * results would depend on when the method gets compiled, and two identical runs would differ.
+     */
+    private static float sumLanes(FloatVector v) {
+        float[] lanes = LANES.get();
+        v.intoArray(lanes, 0);
+        float sum = 0f;
+        for (int i = 0; i < L; i++) sum += lanes[i];
+        return sum;
+    }
+
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L]);
 }

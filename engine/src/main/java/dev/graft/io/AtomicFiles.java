@@ -1,4 +1,4 @@
-package dev.graft.zoo;
+package dev.graft.io;
 
 import java.io.BufferedOutputStream;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package dev.graft.zoo;
+package dev.graft.io;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
