@@ -120,7 +120,7 @@ class ImagesTest {
     void cmykJpegDecodes() throws IOException {
         // 16x16 Adobe CMYK JPEG written by PIL: left half pure cyan, right half pure yellow.
         byte[] bytes;
-        try (InputStream in = ImagesTest.class.getResourceAsStream("/images/cmyk.jpg")) {
+        try (InputStream in = ImagesTest.class.getResourceAsStream("/testdata/cmyk.jpg")) {
             bytes = in.readAllBytes();
         }
         RgbImage im = Images.decode(bytes, "cmyk.jpg");

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Assumptions;
  * {@code /usr/bin/python3}, or the interpreter in {@code GRAFT_PYTHON}; about 300 MB, a few seconds).
  * Without them the dependent tests are skipped, except under {@code CI=true}, where that is a failure.
  */
-final class ZooFixtures {
+public final class ZooFixtures {
     private ZooFixtures() {}
 
     /** Must equal VERSION in the generator; another manifest version triggers regeneration. */
@@ -92,7 +92,8 @@ final class ZooFixtures {
         return true;
     }
 
-    private static String python() {
+    /** The Python that generates fixtures: $GRAFT_PYTHON, else /usr/bin/python3 (Debian's torch), else python3. */
+    public static String python() {
         String env = System.getenv("GRAFT_PYTHON");
         if (env != null && !env.isBlank()) return env;
         return Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
@@ -109,7 +110,8 @@ final class ZooFixtures {
         return out == null ? null : "the generator failed (" + out + ")";
     }
 
-    private static String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
+    /** Runs a command; null when it succeeds, else why not (its last output line). */
+    public static String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true).start();

@@ -1,14 +1,13 @@
 package dev.graft.zoo.onnx;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.graft.zoo.ZooFixtures;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -62,12 +61,12 @@ final class OnnxFixtures {
         try (FileChannel lock = FileChannel.open(DIR.resolveSibling("onnx-fixtures.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              var _ = lock.lock()) {
             if (present()) return null;
-            String python = python();
-            String probe = run(List.of(python, "-c", "import numpy, torch, torchvision"), 120);
+            String python = ZooFixtures.python();
+            String probe = ZooFixtures.run(List.of(python, "-c", "import numpy, torch, torchvision"), 120);
             if (probe != null) return python + " cannot import numpy, torch and torchvision (" + probe + ")";
             if (!Files.isRegularFile(SCRIPT)) return "generator " + SCRIPT.toAbsolutePath().normalize() + " not found";
             long t0 = System.nanoTime();
-            String out = run(List.of(python, SCRIPT.toString(), DIR.toString()), 600);
+            String out = ZooFixtures.run(List.of(python, SCRIPT.toString(), DIR.toString()), 600);
             if (out != null) return "the generator failed (" + out + ")";
             System.out.printf("[OnnxFixtures] generated into %s in %.1f s%n", DIR.toAbsolutePath().normalize(), (System.nanoTime() - t0) / 1e9);
             return present() ? null : "the generator ran but the manifest is missing or has the wrong version";
@@ -86,29 +85,5 @@ final class OnnxFixtures {
             for (String suffix : List.of(".onnx", ".input.npy", ".logits.npy"))
                 if (!Files.isRegularFile(DIR.resolve(c + suffix))) return false;
         return true;
-    }
-
-    private static String python() {
-        String env = System.getenv("GRAFT_PYTHON");
-        if (env != null && !env.isBlank()) return env;
-        return Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
-    }
-
-    private static String run(List<String> command, int timeoutSeconds) throws IOException, InterruptedException {
-        Process p;
-        try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            return "cannot start " + command.getFirst() + ": " + e.getMessage();
-        }
-        byte[] output = p.getInputStream().readAllBytes();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return "timed out after " + timeoutSeconds + " s";
-        }
-        String text = new String(output, StandardCharsets.UTF_8).strip();
-        if (p.exitValue() == 0) return null;
-        String[] lines = text.split("\n");
-        return "exit " + p.exitValue() + ": " + lines[lines.length - 1];
     }
 }
