@@ -64,8 +64,7 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!Models.NAMES.contains(model)) throw new GraftException("unknown model '" + model + "' (known: " + String.join(", ", Models.NAMES) + ")");
         if (batch < 1 || iters < 1 || warmup < 0) throw new GraftException("--batch and --iters must be at least 1, --warmup at least 0");
-        if (!device.equals("cpu"))
-            throw new GraftException("--device " + device + ": this build has only the CPU backend (the CUDA backend is the GPU issue's work)");
+        ModelOptions.checkDevice(device);
         if (threads != null) Parallel.setThreads(threads);
         ImageClassifier net = Models.create(model, 1000);
         SplittableRandom rng = new SplittableRandom(1);

@@ -114,8 +114,7 @@ final class FinetuneCommand implements Callable<Integer> {
         boolean resuming = resume != null;
         if (resuming) loadRunSettings(resume);
         if (data == null) throw new GraftException("missing --data DIR (a folder of class folders, or with train/ and val/)");
-        if (!device.equals("cpu"))
-            throw new GraftException("--device " + device + ": this build has only the CPU backend (the CUDA backend is the GPU issue's work)");
+        ModelOptions.checkDevice(device);
         if (threads != null) Parallel.setThreads(threads);
         FineTuneOptions options = options();
 

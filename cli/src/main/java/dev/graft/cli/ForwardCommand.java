@@ -2,11 +2,8 @@ package dev.graft.cli;
 
 import dev.graft.GraftException;
 import dev.graft.autograd.Autograd;
-import dev.graft.backend.Backends;
 import dev.graft.io.Npy;
 import dev.graft.nn.Module;
-import dev.graft.tensor.DType;
-import dev.graft.tensor.Device;
 import dev.graft.tensor.Tensor;
 import dev.graft.zoo.ModelFile;
 import java.nio.file.Path;
@@ -50,7 +47,7 @@ final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        checkDevice(Device.parse(device));
+        ModelOptions.checkDevice(device);
         Path weightsFile = ModelOptions.weights(weights);
         Tensor x = Npy.read(ModelOptions.existingFile(input, "input"));
         if (x.dim() != 4) throw new GraftException("input " + input + " has shape " + Arrays.toString(x.shape()) + "; expected [N, C, H, W]");
@@ -64,16 +61,5 @@ final class ForwardCommand implements Callable<Integer> {
         Npy.write(output, y);
         spec.commandLine().getOut().println("wrote " + output + ": shape " + Arrays.toString(y.shape()));
         return 0;
-    }
-
-    /** Fails unless the device has a backend (this build: the CPU only). */
-    static void checkDevice(Device d) {
-        if (d.type() == Device.Type.CPU) return;
-        try {
-            Backends.get(d, DType.FLOAT32);
-        } catch (GraftException e) {
-            throw new GraftException("CUDA backend not available in this build (use --device cpu)");
-        }
-        throw new GraftException("running on " + d + " is not supported by this command yet (use --device cpu)");
     }
 }

@@ -1,7 +1,10 @@
 package dev.graft.cli;
 
 import dev.graft.GraftException;
+import dev.graft.backend.Backends;
 import dev.graft.models.ImageClassifier;
+import dev.graft.tensor.DType;
+import dev.graft.tensor.Device;
 import dev.graft.zoo.ModelFile;
 import dev.graft.zoo.Pretrained;
 import dev.graft.zoo.registry.WeightCache;
@@ -75,5 +78,17 @@ final class ModelOptions {
         if (Files.isRegularFile(file)) return file;
         if (Files.isDirectory(file)) throw new GraftException(what + " " + file + " is a folder, not a file");
         throw new GraftException(what + " " + file + ": no such file");
+    }
+
+    /** Fails unless the device has a backend (this build: the CPU only). */
+    static void checkDevice(String device) {
+        Device d = Device.parse(device);
+        if (d.type() == Device.Type.CPU) return;
+        try {
+            Backends.get(d, DType.FLOAT32);
+        } catch (GraftException e) {
+            throw new GraftException("--device " + device + ": CUDA backend not available in this build (use --device cpu)");
+        }
+        throw new GraftException("running on " + d + " is not supported by this command yet (use --device cpu)");
     }
 }
