@@ -3,6 +3,10 @@ package dev.graft.backend.cpu;
 import dev.graft.backend.BinaryOp;
 import dev.graft.backend.ScalarOp;
 import dev.graft.backend.UnaryOp;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Element-wise kernels on float arrays. The op is dispatched once per chunk (outside the loops) so
@@ -22,8 +26,8 @@ final class CpuElementwise {
 
     private static void unaryRange(UnaryOp op, float[] x, int xo, float[] y, int yo, int n) {
         switch (op) {
-            case RELU -> { for (int i = 0; i < n; i++) y[yo + i] = Math.max(x[xo + i], 0f); }
-            case RELU6 -> { for (int i = 0; i < n; i++) y[yo + i] = Math.min(Math.max(x[xo + i], 0f), 6f); }
+            case RELU -> clamp(x, xo, y, yo, n, 0f, Float.POSITIVE_INFINITY);
+            case RELU6 -> clamp(x, xo, y, yo, n, 0f, 6f);
             case HARDSIGMOID -> {
                 for (int i = 0; i < n; i++) y[yo + i] = Math.min(Math.max(x[xo + i] + 3f, 0f), 6f) / 6f;
             }
@@ -55,6 +59,36 @@ final class CpuElementwise {
         }
     }
 
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * y = min(max(x, lo), hi), NaN propagating (Math.max/min semantics). Vector code: the scalar
+     * loop C2 would otherwise emit branches on the data.
+     */
+    private static void clamp(float[] x, int xo, float[] y, int yo, int n, float lo, float hi) {
+        int i = 0;
+        for (int end = S.loopBound(n); i < end; i += S.length())
+            FloatVector.fromArray(S, x, xo + i).max(lo).min(hi).intoArray(y, yo + i);
+        for (; i < n; i++) y[yo + i] = Math.min(Math.max(x[xo + i], lo), hi);
+    }
+
+    /**
+     * dx = dy where lo &lt; x &lt; hi, else 0; NaN in x lets dy pass (as PyTorch's threshold
+     * backward). Branch-free masks: activations are signs at random, which defeats branch prediction.
+     */
+    private static void clampBackward(float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n, float lo, float hi) {
+        int i = 0;
+        for (int end = S.loopBound(n); i < end; i += S.length()) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
+            VectorMask<Float> off = v.compare(VectorOperators.LE, lo).or(v.compare(VectorOperators.GE, hi));
+            FloatVector.fromArray(S, dy, dyo + i).blend(0f, off).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xo + i];
+            dx[dxo + i] = v <= lo || v >= hi ? 0f : dy[dyo + i];
+        }
+    }
+
     static float sigmoid(float v) {
         return (float) (1.0 / (1.0 + Math.exp(-v)));
     }
@@ -65,13 +99,8 @@ final class CpuElementwise {
 
     private static void backwardRange(UnaryOp op, float[] x, int xo, float[] dy, int dyo, float[] dx, int dxo, int n) {
         switch (op) {
-            case RELU -> { for (int i = 0; i < n; i++) dx[dxo + i] = x[xo + i] <= 0f ? 0f : dy[dyo + i]; } // NaN passes, as PyTorch
-            case RELU6 -> {
-                for (int i = 0; i < n; i++) {
-                    float v = x[xo + i];
-                    dx[dxo + i] = v <= 0f || v >= 6f ? 0f : dy[dyo + i];
-                }
-            }
+            case RELU -> clampBackward(x, xo, dy, dyo, dx, dxo, n, 0f, Float.POSITIVE_INFINITY);
+            case RELU6 -> clampBackward(x, xo, dy, dyo, dx, dxo, n, 0f, 6f);
             case HARDSIGMOID -> {
                 for (int i = 0; i < n; i++) {
                     float v = x[xo + i];

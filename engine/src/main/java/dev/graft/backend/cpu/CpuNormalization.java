@@ -1,11 +1,81 @@
 package dev.graft.backend.cpu;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
- * Batch norm over x viewed as (n, c, hw). Statistics and gradient sums are per channel, in double,
- * each channel on one thread (parallel over channels), so results do not depend on the thread count.
+ * Batch norm over x viewed as (n, c, hw). Statistics and gradient sums are per channel: each plane
+ * (one image, one channel) is reduced in float vector lanes, the planes' sums are added in double
+ * (as PyTorch's CPU kernel: a vectorized reduction per plane into a double accumulator). Each
+ * channel is on one thread (parallel over channels), with a fixed lane order, so results do not
+ * depend on the thread count.
  */
 final class CpuNormalization {
     private CpuNormalization() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    /** Σ x[o .. o+len) in float lanes (four vector accumulators), lanes then added in a fixed order. */
+    static double sum(float[] x, int o, int len) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (int end = len - 4 * L; i <= end; i += 4 * L) {
+            a0 = a0.add(FloatVector.fromArray(S, x, o + i));
+            a1 = a1.add(FloatVector.fromArray(S, x, o + i + L));
+            a2 = a2.add(FloatVector.fromArray(S, x, o + i + 2 * L));
+            a3 = a3.add(FloatVector.fromArray(S, x, o + i + 3 * L));
+        }
+        for (int end = S.loopBound(len); i < end; i += L) a0 = a0.add(FloatVector.fromArray(S, x, o + i));
+        double s = lanes(a0.add(a1).add(a2.add(a3)));
+        for (; i < len; i++) s += x[o + i];
+        return s;
+    }
+
+    /** Σ (x − mu)² over x[o .. o+len), as {@link #sum}. */
+    static double sumSquares(float[] x, int o, int len, float mu) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0;
+        int i = 0;
+        for (int end = len - 2 * L; i <= end; i += 2 * L) {
+            FloatVector d0 = FloatVector.fromArray(S, x, o + i).sub(mu), d1 = FloatVector.fromArray(S, x, o + i + L).sub(mu);
+            a0 = d0.fma(d0, a0);
+            a1 = d1.fma(d1, a1);
+        }
+        double s = lanes(a0.add(a1));
+        for (; i < len; i++) {
+            double d = x[o + i] - mu;
+            s += d * d;
+        }
+        return s;
+    }
+
+    /** Σ dy and Σ dy·(x − mu) over one plane, into acc[0] and acc[1] (added to what is there). */
+    static void gradSums(float[] dy, int go, float[] x, int xo, int len, float mu, double[] acc) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, d0 = s0, d1 = s0;
+        int i = 0;
+        for (int end = len - 2 * L; i <= end; i += 2 * L) {
+            FloatVector g0 = FloatVector.fromArray(S, dy, go + i), g1 = FloatVector.fromArray(S, dy, go + i + L);
+            s0 = s0.add(g0);
+            s1 = s1.add(g1);
+            d0 = g0.fma(FloatVector.fromArray(S, x, xo + i).sub(mu), d0);
+            d1 = g1.fma(FloatVector.fromArray(S, x, xo + i + L).sub(mu), d1);
+        }
+        double sumDy = lanes(s0.add(s1)), dot = lanes(d0.add(d1));
+        for (; i < len; i++) {
+            float g = dy[go + i];
+            sumDy += g;
+            dot += (double) g * (x[xo + i] - mu);
+        }
+        acc[0] += sumDy;
+        acc[1] += dot;
+    }
+
+    /** The lanes of v added in index order, in double. */
+    private static double lanes(FloatVector v) {
+        double s = 0;
+        for (int l = 0; l < L; l++) s += v.lane(l);
+        return s;
+    }
 
     private static int channelGrain(int n, int hw) {
         return Math.max(1, CpuBackend.GRAIN / Math.max(1, n * hw));
@@ -17,20 +87,11 @@ final class CpuNormalization {
         Parallel.forRange(0, c, channelGrain(n, hw), (c0, c1) -> {
             for (int ch = c0; ch < c1; ch++) {
                 double s = 0;
-                for (int b = 0; b < n; b++) {
-                    int base = xo + (b * c + ch) * hw;
-                    for (int i = 0; i < hw; i++) s += x[base + i];
-                }
-                double mu = s / count;
+                for (int b = 0; b < n; b++) s += sum(x, xo + (b * c + ch) * hw, hw);
+                float mu = (float) (s / count);
                 double sq = 0;
-                for (int b = 0; b < n; b++) {
-                    int base = xo + (b * c + ch) * hw;
-                    for (int i = 0; i < hw; i++) {
-                        double d = x[base + i] - mu;
-                        sq += d * d;
-                    }
-                }
-                mean[mo + ch] = (float) mu;
+                for (int b = 0; b < n; b++) sq += sumSquares(x, xo + (b * c + ch) * hw, hw, mu);
+                mean[mo + ch] = mu;
                 var[vo + ch] = (float) (sq / count);
             }
         });
@@ -60,20 +121,15 @@ final class CpuNormalization {
                          float[] dx, int dxo, float[] dw, int dwo, float[] db, int dbo) {
         long count = (long) n * hw;
         Parallel.forRange(0, c, channelGrain(n, hw), (c0, c1) -> {
+            double[] acc = new double[2];
             for (int ch = c0; ch < c1; ch++) {
                 float mu = mean[mo + ch], is = invStd[io + ch];
                 float weight = w == null ? 1f : w[wo + ch];
-                double sumDy = 0, dot = 0;
+                acc[0] = acc[1] = 0;
                 if (dw != null || db != null || (dx != null && batchStats)) {
-                    for (int b = 0; b < n; b++) {
-                        int xb = xo + (b * c + ch) * hw, gb = dyo + (b * c + ch) * hw;
-                        for (int i = 0; i < hw; i++) {
-                            float g = dy[gb + i];
-                            sumDy += g;
-                            dot += (double) g * (x[xb + i] - mu);
-                        }
-                    }
+                    for (int b = 0; b < n; b++) gradSums(dy, dyo + (b * c + ch) * hw, x, xo + (b * c + ch) * hw, hw, mu, acc);
                 }
+                double sumDy = acc[0], dot = acc[1];
                 if (dw != null) dw[dwo + ch] = (float) (dot * is);
                 if (db != null) db[dbo + ch] = (float) sumDy;
                 if (dx == null) continue;

@@ -51,8 +51,18 @@ final class CpuPooling {
         int w = g.w();
         int y0 = oy * g.strideH() - g.padH(), x0 = ox * g.strideW() - g.padW();
         int dh = g.dilationH(), dw = g.dilationW();
-        int iStart = y0 < 0 ? (-y0 + dh - 1) / dh : 0, jStart = x0 < 0 ? (-x0 + dw - 1) / dw : 0;
-        int iEnd = Math.min(g.kh(), (g.h() - y0 + dh - 1) / dh), jEnd = Math.min(g.kw(), (w - x0 + dw - 1) / dw);
+        int iStart, jStart, iEnd, jEnd;
+        if (dh == 1 && dw == 1) {   // no divisions on the common path: this runs once per output element
+            iStart = Math.max(0, -y0);
+            jStart = Math.max(0, -x0);
+            iEnd = Math.min(g.kh(), g.h() - y0);
+            jEnd = Math.min(g.kw(), w - x0);
+        } else {
+            iStart = y0 < 0 ? (-y0 + dh - 1) / dh : 0;
+            jStart = x0 < 0 ? (-x0 + dw - 1) / dw : 0;
+            iEnd = Math.min(g.kh(), (g.h() - y0 + dh - 1) / dh);
+            jEnd = Math.min(g.kw(), (w - x0 + dw - 1) / dw);
+        }
         int best = (y0 + iStart * dh) * w + x0 + jStart * dw;
         float max = Float.NEGATIVE_INFINITY;
         for (int i = iStart; i < iEnd; i++) {
@@ -60,10 +70,11 @@ final class CpuPooling {
             for (int j = jStart; j < jEnd; j++) {
                 int idx = row + j * dw;
                 float v = x[xb + idx];
-                if (v > max || Float.isNaN(v)) {
-                    max = v;
-                    best = idx;
-                }
+                // Selects rather than branches (C2 emits conditional moves): which element wins
+                // is data-dependent and unpredictable.
+                boolean take = v > max | v != v;
+                max = take ? v : max;
+                best = take ? idx : best;
             }
         }
         return best;
