@@ -8,6 +8,7 @@ import dev.graft.models.ImageClassifier;
 import dev.graft.models.Models;
 import dev.graft.ops.Losses;
 import dev.graft.optim.SGD;
+import dev.graft.tensor.MemoryScope;
 import dev.graft.tensor.Tensor;
 import java.io.PrintWriter;
 import java.util.Arrays;
@@ -77,14 +78,17 @@ final class BenchCommand implements Callable<Integer> {
         double[] seconds = new double[iters];
         for (int i = -warmup; i < iters; i++) {
             long t0 = System.nanoTime();
-            if (mode == Mode.train) {
-                Tensor loss = Losses.crossEntropy(net.forward(x), labels);
-                sgd.zeroGrad();
-                loss.backward();
-                sgd.step();
-            } else {
-                try (var _ = Autograd.noGrad()) {
-                    net.forward(x).toFloatArray();
+            // The step's temporaries are recycled at its end, as FineTuner does.
+            try (var _ = MemoryScope.open()) {
+                if (mode == Mode.train) {
+                    Tensor loss = Losses.crossEntropy(net.forward(x), labels);
+                    sgd.zeroGrad();
+                    loss.backward();
+                    sgd.step();
+                } else {
+                    try (var _ = Autograd.noGrad()) {
+                        net.forward(x).toFloatArray();
+                    }
                 }
             }
             if (i >= 0) seconds[i] = (System.nanoTime() - t0) / 1e9;

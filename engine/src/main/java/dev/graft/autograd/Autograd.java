@@ -1,5 +1,6 @@
 package dev.graft.autograd;
 
+import dev.graft.tensor.Storage;
 import dev.graft.tensor.Tensor;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -74,7 +75,9 @@ public final class Autograd {
                     + " does not match tensor shape " + Arrays.toString(root.shape()));
         List<Tensor> order = topologicalOrder(root);
         Map<Tensor, Tensor> grads = new IdentityHashMap<>();
+        Temporaries temps = new Temporaries(Storage.lastSerial());
         grads.put(root, gradient);
+        temps.hold(gradient);
         try (var _ = noGrad()) {
             for (int i = order.size() - 1; i >= 0; i--) {
                 Tensor t = order.get(i);
@@ -82,7 +85,8 @@ public final class Autograd {
                 if (g == null) continue;
                 Node node = t.gradFn();
                 if (node == null) {
-                    t.accumulateGrad(g);
+                    t.accumulateGrad(g);   // copies or adds: g itself is not kept
+                    temps.drop(g);
                     continue;
                 }
                 Tensor[] inputs = node.inputs();
@@ -95,9 +99,49 @@ public final class Autograd {
                     if (!Arrays.equals(ig.shape(), in.shape()))
                         throw new IllegalStateException(node + " produced a gradient of shape " + Arrays.toString(ig.shape())
                                 + " for input " + k + " of shape " + Arrays.toString(in.shape()));
-                    grads.merge(in, ig, Tensor::add);
+                    Tensor old = grads.get(in);
+                    Tensor merged = old == null ? ig : old.add(ig);
+                    grads.put(in, merged);
+                    temps.hold(merged);
+                    if (old != null) {
+                        temps.hold(ig);
+                        temps.drop(ig);
+                        temps.drop(old);
+                    }
                 }
+                temps.drop(g);
             }
+        }
+    }
+
+    /**
+     * Reference counts of the gradient tensors' storages in backward's pending map, so that a gradient
+     * whose consumers have all run goes back to its backend at once ({@link dev.graft.backend.Backend#release})
+     * instead of waiting for the garbage collector. Only storages created during this backward pass
+     * (serial above {@code firstSerial}) are ever released: the root gradient, forward activations
+     * and anything else the caller may hold are older. Views share their base's count, since the
+     * count is per storage.
+     */
+    private static final class Temporaries {
+        private final long firstSerial;
+        private final Map<Storage, int[]> counts = new IdentityHashMap<>();
+
+        Temporaries(long firstSerial) {
+            this.firstSerial = firstSerial;
+        }
+
+        void hold(Tensor t) {
+            Storage s = t.storage();
+            if (s.serial() > firstSerial) counts.computeIfAbsent(s, k -> new int[1])[0]++;
+        }
+
+        void drop(Tensor t) {
+            Storage s = t.storage();
+            if (s.serial() <= firstSerial) return;
+            int[] c = counts.get(s);
+            if (c == null || --c[0] > 0) return;
+            counts.remove(s);
+            s.backend().release(s);
         }
     }
 

@@ -25,6 +25,22 @@ public interface Backend {
     /** A zero-filled storage of {@code size} elements. */
     Storage allocate(int size);
 
+    /**
+     * A storage of {@code size} elements whose contents are unspecified, for outputs a kernel
+     * overwrites entirely (every kernel's output, by the contract above). Backends may recycle memory
+     * here; the default is {@link #allocate}.
+     */
+    default Storage allocateUninitialized(int size) {
+        return allocate(size);
+    }
+
+    /**
+     * Hands {@code storage}'s memory back for reuse now rather than when it is garbage-collected. The
+     * caller guarantees that nothing reads or writes it again (autograd does this for gradients that
+     * only it has seen). The default does nothing.
+     */
+    default void release(Storage storage) {}
+
     Storage fromFloats(float[] values);
 
     Storage fromDoubles(double[] values);

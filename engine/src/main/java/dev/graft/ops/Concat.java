@@ -27,7 +27,7 @@ public final class Concat {
             total += s[d];
         }
         shape[d] = total;
-        Tensor out = first.newZeros(shape);
+        Tensor out = first.newEmpty(shape);
         int[] starts = new int[parts.size()];
         int at = 0;
         for (int i = 0; i < parts.size(); i++) {

@@ -16,17 +16,17 @@ public final class Convolution {
         if (bias != null && (bias.dim() != 1 || bias.size(0) != g.outC()))
             throw new GraftException("conv2d: bias " + Arrays.toString(bias.shape()) + " does not fit weight " + Arrays.toString(weight.shape()));
         Tensor xc = x.contiguous(), wc = weight.contiguous(), bc = bias == null ? null : bias.contiguous();
-        Tensor y = x.newZeros(g.outputShape());
+        Tensor y = x.newEmpty(g.outputShape());
         x.backend().conv2dForward(g, xc, wc, bc, y);
         return Autograd.record("Conv2d", y, new Tensor[] {xc, wc, bc}, dy -> {
             Tensor dyc = dy.contiguous();
             Tensor dx = null, dw = null, db = null;
             if (xc.requiresGrad()) {
-                dx = xc.newZeros(xc.shape());
+                dx = xc.newEmpty(xc.shape());
                 xc.backend().conv2dBackwardData(g, dyc, wc, dx);
             }
             if (wc.requiresGrad()) {
-                dw = wc.newZeros(wc.shape());
+                dw = wc.newEmpty(wc.shape());
                 wc.backend().conv2dBackwardWeight(g, xc, dyc, dw);
             }
             if (bc != null && bc.requiresGrad()) db = Reductions.sum(dyc, new int[] {0, 2, 3}, false);

@@ -30,7 +30,7 @@ public final class Elementwise {
     public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
         checkSameBackend(op.name().toLowerCase(), a, b);
         int[] shape = Shapes.broadcast(a.shape(), b.shape());
-        Tensor out = a.newZeros(shape);
+        Tensor out = a.newEmpty(shape);
         a.backend().binary(op, shape,
                 a, Shapes.broadcastStrides(a.shape(), a.strides(), shape),
                 b, Shapes.broadcastStrides(b.shape(), b.strides(), shape), out);
@@ -63,7 +63,7 @@ public final class Elementwise {
     /** x ⊙ s for a scalar s. */
     public static Tensor scalar(ScalarOp op, Tensor x, double s) {
         Tensor xc = x.contiguous();
-        Tensor out = x.newZeros(x.shape());
+        Tensor out = x.newEmpty(x.shape());
         x.backend().scalar(op, xc, s, out);
         return Autograd.record(op.name().charAt(0) + op.name().substring(1).toLowerCase() + "Scalar", out, new Tensor[] {xc}, g -> {
             Tensor gx = switch (op) {
@@ -88,10 +88,10 @@ public final class Elementwise {
     /** y = f(x) for an activation or math function f. */
     public static Tensor unary(UnaryOp op, Tensor x) {
         Tensor xc = x.contiguous();
-        Tensor out = x.newZeros(x.shape());
+        Tensor out = x.newEmpty(x.shape());
         x.backend().unary(op, xc, out);
         return Autograd.record(name(op), out, new Tensor[] {xc}, g -> {
-            Tensor gx = xc.newZeros(xc.shape());
+            Tensor gx = xc.newEmpty(xc.shape());
             xc.backend().unaryBackward(op, xc, g.contiguous(), gx);
             return new Tensor[] {gx};
         });

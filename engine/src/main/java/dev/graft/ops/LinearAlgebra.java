@@ -32,7 +32,7 @@ public final class LinearAlgebra {
         int[] outShape = Arrays.copyOf(batch, batch.length + 2);
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
-        Tensor out = a.newZeros(outShape);
+        Tensor out = a.newEmpty(outShape);
         a.backend().gemm(false, false, batchCount, m, n, k, 1.0,
                 ab, ab.dim() == 2 ? 0 : m * k, bb, bb.dim() == 2 ? 0 : k * n, 0.0, out, m * n);
         return Autograd.record("Matmul", out, new Tensor[] {a, b}, g -> {
@@ -84,11 +84,11 @@ public final class LinearAlgebra {
             Tensor gc = g.contiguous();
             Tensor gx = null, gw = null, gb = null;
             if (x2.requiresGrad()) {
-                gx = x2.newZeros(xs);
+                gx = x2.newEmpty(xs);
                 gx.backend().gemm(false, false, 1, rows, in, outF, 1.0, gc, 0, w, 0, 0.0, gx, 0);
             }
             if (w.requiresGrad()) {
-                gw = w.newZeros(ws);
+                gw = w.newEmpty(ws);
                 gw.backend().gemm(true, false, 1, outF, in, rows, 1.0, gc, 0, x2, 0, 0.0, gw, 0);
             }
             if (bias != null && bias.requiresGrad()) gb = Reductions.sumTo(gc, bias.shape());

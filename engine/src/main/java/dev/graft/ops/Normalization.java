@@ -50,11 +50,11 @@ public final class Normalization {
         }
         Tensor w = weight == null ? null : weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
-        Tensor y = x.newZeros(xs);
+        Tensor y = x.newEmpty(xs);
         be.batchNormForward(n, c, hw, xc, mean, invStd, w, b, y);
         Tensor meanF = mean, invStdF = invStd;
         return Autograd.record("BatchNorm", y, new Tensor[] {xc, w, b}, dy -> {
-            Tensor dx = xc.requiresGrad() ? xc.newZeros(xs) : null;
+            Tensor dx = xc.requiresGrad() ? xc.newEmpty(xs) : null;
             Tensor dw = w != null && w.requiresGrad() ? w.newZeros(c) : null;
             Tensor db = b != null && b.requiresGrad() ? b.newZeros(c) : null;
             be.batchNormBackward(n, c, hw, xc, dy.contiguous(), meanF, invStdF, w, training, dx, dw, db);

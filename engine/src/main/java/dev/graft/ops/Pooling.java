@@ -13,10 +13,10 @@ public final class Pooling {
     public static Tensor maxPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, int[] dilation, boolean ceilMode) {
         PoolGeometry g = PoolGeometry.of(x.shape(), kernel, stride, padding, dilation, ceilMode, true);
         Tensor xc = x.contiguous();
-        Tensor y = x.newZeros(g.outputShape());
+        Tensor y = x.newEmpty(g.outputShape());
         x.backend().maxPool2dForward(g, xc, y);
         return Autograd.record("MaxPool2d", y, new Tensor[] {xc}, dy -> {
-            Tensor dx = xc.newZeros(xc.shape());
+            Tensor dx = xc.newEmpty(xc.shape());
             xc.backend().maxPool2dBackward(g, xc, dy.contiguous(), dx);
             return new Tensor[] {dx};
         });
@@ -29,11 +29,11 @@ public final class Pooling {
     public static Tensor avgPool2d(Tensor x, int[] kernel, int[] stride, int[] padding, boolean ceilMode, boolean countIncludePad) {
         PoolGeometry g = PoolGeometry.of(x.shape(), kernel, stride, padding, new int[] {1, 1}, ceilMode, countIncludePad);
         Tensor xc = x.contiguous();
-        Tensor y = x.newZeros(g.outputShape());
+        Tensor y = x.newEmpty(g.outputShape());
         x.backend().avgPool2dForward(g, xc, y);
         int[] xs = x.shape();
         return Autograd.record("AvgPool2d", y, new Tensor[] {xc}, dy -> {
-            Tensor dx = xc.newZeros(xs);
+            Tensor dx = xc.newEmpty(xs);
             xc.backend().avgPool2dBackward(g, dy.contiguous(), dx);
             return new Tensor[] {dx};
         });
@@ -50,10 +50,10 @@ public final class Pooling {
         if (oh <= 0 || ow <= 0) throw new GraftException("adaptive_avg_pool2d: output size " + oh + "x" + ow + " must be positive");
         int planes = xs[0] * xs[1], h = xs[2], w = xs[3];
         Tensor xc = x.contiguous();
-        Tensor y = x.newZeros(xs[0], xs[1], oh, ow);
+        Tensor y = x.newEmpty(xs[0], xs[1], oh, ow);
         x.backend().adaptiveAvgPool2dForward(planes, h, w, oh, ow, xc, y);
         return Autograd.record("AdaptiveAvgPool2d", y, new Tensor[] {xc}, dy -> {
-            Tensor dx = xc.newZeros(xs);
+            Tensor dx = xc.newEmpty(xs);
             xc.backend().adaptiveAvgPool2dBackward(planes, h, w, oh, ow, dy.contiguous(), dx);
             return new Tensor[] {dx};
         });

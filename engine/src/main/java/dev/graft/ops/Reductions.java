@@ -25,7 +25,7 @@ public final class Reductions {
         int[] kept = inShape.clone();
         for (int i = 0; i < rank; i++) if (reduced[i]) kept[i] = 1;
         Tensor xc = x.contiguous();
-        Tensor out = x.newZeros(kept);
+        Tensor out = x.newEmpty(kept);
         int[] outStrides = out.strides();
         for (int i = 0; i < rank; i++) if (reduced[i]) outStrides[i] = 0;
         x.backend().sum(inShape, xc, outStrides, out);
@@ -82,10 +82,10 @@ public final class Reductions {
         for (int i = d + 1; i < shape.length; i++) inner *= shape[i];
         int n = shape[d], o = outer, in = inner;
         Tensor xc = x.contiguous();
-        Tensor y = x.newZeros(shape);
+        Tensor y = x.newEmpty(shape);
         x.backend().softmax(xc, y, outer, n, inner, log);
         return Autograd.record(log ? "LogSoftmax" : "Softmax", y, new Tensor[] {xc}, g -> {
-            Tensor gx = y.newZeros(shape);
+            Tensor gx = y.newEmpty(shape);
             y.backend().softmaxBackward(y, g.contiguous(), gx, o, n, in, log);
             return new Tensor[] {gx};
         });

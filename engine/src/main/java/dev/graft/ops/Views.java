@@ -16,7 +16,7 @@ public final class Views {
     /** A fresh contiguous copy of x. */
     public static Tensor copy(Tensor x) {
         int[] shape = x.shape();
-        Tensor out = x.newZeros(shape);
+        Tensor out = x.newEmpty(shape);
         x.backend().copy(shape, x.storage(), x.offset(), x.strides(), out.storage(), 0, out.strides());
         return Autograd.record("Copy", out, new Tensor[] {x}, g -> new Tensor[] {g});
     }

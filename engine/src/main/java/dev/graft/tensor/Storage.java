@@ -7,6 +7,20 @@ import dev.graft.backend.Backend;
  * storage; several tensors may share one.
  */
 public abstract class Storage {
+    private static final java.util.concurrent.atomic.AtomicLong SERIALS = new java.util.concurrent.atomic.AtomicLong();
+
+    private final long serial = SERIALS.incrementAndGet();
+
+    /** Creation order: a storage created later has a larger serial. */
+    public final long serial() {
+        return serial;
+    }
+
+    /** The serial of the most recently created storage (of any backend, on any thread). */
+    public static long lastSerial() {
+        return SERIALS.get();
+    }
+
     /** Number of elements. */
     public abstract int size();
 

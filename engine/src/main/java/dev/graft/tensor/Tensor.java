@@ -67,6 +67,16 @@ public final class Tensor {
         return zeros(backend(), shape);
     }
 
+    /**
+     * A new contiguous tensor of this one's backend with unspecified contents, for results that are
+     * written in full before they are read (op outputs); cheaper than {@link #newZeros}.
+     */
+    public Tensor newEmpty(int... shape) {
+        Storage s = backend().allocateUninitialized(Shapes.numel(shape));
+        MemoryScope.track(s);
+        return new Tensor(s, shape, Shapes.contiguousStrides(shape), 0);
+    }
+
     /** A float32 CPU tensor holding a copy of {@code data}. */
     public static Tensor of(float[] data, int... shape) {
         checkLength(data.length, shape);
@@ -234,7 +244,7 @@ public final class Tensor {
     public void setGrad(Tensor grad) {
         if (grad != null && !Arrays.equals(grad.shape, shape))
             throw new IllegalArgumentException("grad shape " + Arrays.toString(grad.shape) + " does not match " + Arrays.toString(shape));
-        this.grad = grad;
+        this.grad = MemoryScope.keep(grad);
     }
 
     public void zeroGrad() { grad = null; }
@@ -248,7 +258,7 @@ public final class Tensor {
     /** Called by the autograd engine: adds g to this leaf's gradient (never aliasing g). */
     public void accumulateGrad(Tensor g) {
         if (!requiresGrad) return;
-        grad = grad == null ? Views.copy(g) : Elementwise.add(grad, g);
+        grad = MemoryScope.keep(grad == null ? Views.copy(g) : Elementwise.add(grad, g));
     }
 
     /** Backpropagates from this one-element tensor (e.g. a loss). */

@@ -19,6 +19,7 @@ import dev.graft.optim.CosineAnnealingLR;
 import dev.graft.optim.Optimizer;
 import dev.graft.optim.ParamGroup;
 import dev.graft.optim.Scheduler;
+import dev.graft.tensor.MemoryScope;
 import dev.graft.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -190,9 +191,11 @@ public final class FineTuner {
             List<Integer> labels = new ArrayList<>();
             int b = 0, width = -1;
             for (var batch : loader.epoch(0)) {
-                Tensor f = model.features(batch.inputs());
-                width = f.size(1);
-                chunks.add(f.toFloatArray());
+                try (var _ = MemoryScope.open()) {
+                    Tensor f = model.features(batch.inputs());
+                    width = f.size(1);
+                    chunks.add(f.toFloatArray());
+                }
                 for (int l : batch.labels()) labels.add(l);
                 listener.batchDone("features " + name, 1, ++b, loader.batchesPerEpoch(), Double.NaN, Double.NaN);
             }
@@ -241,8 +244,10 @@ public final class FineTuner {
                 Running run = new Running();
                 int b = 0;
                 for (var batch : train.epoch(epoch)) {
-                    Tensor logits = model.forward(batch.inputs());
-                    if (!step(opt, logits, batch.labels(), run, phase, epoch, b)) return finish(phase, ps, t0);
+                    try (var _ = MemoryScope.open()) {
+                        Tensor logits = model.forward(batch.inputs());
+                        if (!step(opt, logits, batch.labels(), run, phase, epoch, b)) return finish(phase, ps, t0);
+                    }
                     sched.step();
                     listener.batchDone(phase, epoch, ++b, batches, run.loss(), run.acc());
                 }
@@ -261,7 +266,10 @@ public final class FineTuner {
         int n = 0;
         try (var _ = Autograd.noGrad()) {
             for (var batch : loader.epoch(0)) {
-                double[] la = lossAndAccuracy(model.forward(batch.inputs()), batch.labels());
+                double[] la;
+                try (var _ = MemoryScope.open()) {
+                    la = lossAndAccuracy(model.forward(batch.inputs()), batch.labels());
+                }
                 loss += la[0] * batch.size();
                 correct += la[1] * batch.size();
                 n += batch.size();

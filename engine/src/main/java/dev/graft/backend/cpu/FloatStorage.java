@@ -5,6 +5,8 @@ import dev.graft.backend.Backend;
 /** float32 elements in a {@code float[]}; served by {@link CpuBackend}. */
 public final class FloatStorage extends HostStorage {
     public final float[] data;
+    /** For pooled arrays: returns {@link #data} to {@link CpuMemory}'s pool (at most once). */
+    java.lang.ref.Cleaner.Cleanable recycle;
 
     public FloatStorage(float[] data) {
         this.data = data;

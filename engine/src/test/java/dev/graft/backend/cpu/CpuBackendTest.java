@@ -88,6 +88,52 @@ class CpuBackendTest {
         }
 
         @Test
+        void largeArraysAreRecycledOnceTheirStorageIsUnreachable() throws InterruptedException {
+            int size = CpuMemory.MIN_POOLED + 7;
+            assertThat(Boolean.getBoolean("graft.cpu.poison")).as("tests run with -Dgraft.cpu.poison=true").isTrue();
+            float[] first = ((FloatStorage) CPU.allocateUninitialized(size)).data;
+            assertThat(first[0]).isNaN();
+            assertThat(first[size - 1]).isNaN();
+            java.util.Arrays.fill(first, 3f);
+            java.lang.ref.WeakReference<float[]> seen = new java.lang.ref.WeakReference<>(first);
+            first = null;
+            // The storage is unreachable now; after a collection its array goes back to the pool.
+            FloatStorage again = null;
+            for (int i = 0; i < 50 && again == null; i++) {
+                System.gc();
+                Thread.sleep(20);
+                FloatStorage s = (FloatStorage) CPU.allocate(size);
+                if (s.data == seen.get()) again = s;
+            }
+            assertThat(again).as("the pooled array is handed out again").isNotNull();
+            for (float v : again.data) assertThat(v).isZero();   // allocate() zeroes a recycled array
+            FloatStorage small = (FloatStorage) CPU.allocateUninitialized(10);
+            assertThat(small.data).hasSize(10);
+        }
+
+        @Test
+        void aMemoryScopeRecyclesItsOpResultsButNotKeptTensorsOrGradients() {
+            int n = CpuMemory.MIN_POOLED;
+            Tensor x = Tensor.of(new float[n], n).requiresGrad(true);
+            float[] temp, kept, grad;
+            Tensor keptT;
+            try (var _ = dev.graft.tensor.MemoryScope.open()) {
+                Tensor y = x.mul(2.0);
+                temp = ((FloatStorage) y.storage()).data;
+                keptT = dev.graft.tensor.MemoryScope.keep(x.add(1.0));
+                kept = ((FloatStorage) keptT.storage()).data;
+                dev.graft.ops.Reductions.sum(y.mul(y).add(y), new int[] {0}, false).backward();
+                grad = ((FloatStorage) x.grad().storage()).data;
+            }
+            java.util.Set<float[]> handedOut = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (int i = 0; i < 8; i++) handedOut.add(((FloatStorage) CPU.allocateUninitialized(n)).data);
+            assertThat(handedOut).as("the scope's temporary is reused").contains(temp);
+            assertThat(handedOut).doesNotContain(kept, grad);
+            assertThat(keptT.toFloatArray()[0]).isEqualTo(1f);
+            assertThat(x.grad().toFloatArray()[n - 1]).isEqualTo(2f);   // d/dx of 4x² + 2x at 0
+        }
+
+        @Test
         void fillTouchesOnlyTheTensor() {
             Tensor t = atOffset(randn(rng, 100), 4);
             CPU.fill(t, 2.5);

@@ -1,0 +1,123 @@
+package dev.graft.backend.cpu;
+
+import java.lang.ref.Cleaner;
+import java.lang.ref.SoftReference;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The float32 CPU backend's memory: large arrays are recycled instead of left to the garbage
+ * collector. A training step allocates gigabytes of activations and gradients of the same few
+ * sizes, step after step; fresh arrays of that size are zeroed by the JVM and, whenever the heap has
+ * grown or shrunk, page-faulted in by the kernel, which on the measured machine cost more than the
+ * element-wise kernels that fill them. Here an array goes back to a pool, keyed by its exact length,
+ * once the {@link FloatStorage} that owned it is unreachable (a {@link Cleaner} action) or is
+ * released explicitly ({@link #release}: autograd does so for gradients it alone has seen, so a
+ * backward pass reuses its own temporaries at once), and the next request of that length takes it.
+ *
+ * <p>Safety: an array is reused only after its storage is unreachable, so no tensor can still see
+ * it; {@link CpuBackend}'s kernel entry points keep their tensors reachable until the kernel is done
+ * ({@link java.lang.ref.Reference#reachabilityFence}). Pooled arrays are held by soft references,
+ * which the collector clears before it would throw {@link OutOfMemoryError}, and the pool holds at
+ * most {@link #CAP_BYTES} (half the maximum heap). Arrays below {@link #MIN_POOLED} elements
+ * are allocated normally (the JVM's thread-local allocation is cheaper than pooling them).
+ *
+ * <p>{@code -Dgraft.cpu.pool=false} turns pooling off; {@code -Dgraft.cpu.poison=true} fills every
+ * uninitialized allocation with NaN, so a kernel that leaves part of its output unwritten shows up
+ * in tests (the engine's tests run with it).
+ */
+final class CpuMemory {
+    private CpuMemory() {}
+
+    /** Smallest array length that is pooled (128 KiB). */
+    static final int MIN_POOLED = 1 << 15;
+    static final long CAP_BYTES = Runtime.getRuntime().maxMemory() / 2;
+    private static final boolean POOL = !"false".equals(System.getProperty("graft.cpu.pool"));
+    private static final boolean POISON = Boolean.getBoolean("graft.cpu.poison");
+
+    private static final Cleaner CLEANER = Cleaner.create();
+    private static final Map<Integer, ArrayDeque<SoftReference<float[]>>> FREE = new HashMap<>();
+    private static long pooledBytes;
+    /** Bytes of pooled-size arrays allocated fresh, and taken from the pool, since start. */
+    private static final java.util.concurrent.atomic.LongAdder FRESH = new java.util.concurrent.atomic.LongAdder(),
+            REUSED = new java.util.concurrent.atomic.LongAdder();
+
+    /** A storage of {@code size} zeros. */
+    static FloatStorage zeros(int size) {
+        if (!pooled(size)) return new FloatStorage(new float[size]);
+        float[] a = take(size);
+        if (a == null) a = new float[size];
+        else fill(a, 0f);
+        return track(a);
+    }
+
+    /** A storage of {@code size} elements with unspecified contents (NaN under -Dgraft.cpu.poison=true). */
+    static FloatStorage uninitialized(int size) {
+        float[] a = pooled(size) ? take(size) : null;
+        if (a == null) a = new float[size];
+        if (POISON) fill(a, Float.NaN);
+        return pooled(size) ? track(a) : new FloatStorage(a);
+    }
+
+    private static boolean pooled(int size) {
+        return POOL && size >= MIN_POOLED;
+    }
+
+    private static FloatStorage track(float[] a) {
+        FloatStorage s = new FloatStorage(a);
+        s.recycle = CLEANER.register(s, () -> giveBack(a));
+        return s;
+    }
+
+    private static float[] take(int size) {
+        float[] a = poll(size);
+        (a == null ? FRESH : REUSED).add(4L * size);
+        return a;
+    }
+
+    private static synchronized float[] poll(int size) {
+        ArrayDeque<SoftReference<float[]>> q = FREE.get(size);
+        if (q == null) return null;
+        SoftReference<float[]> r;
+        while ((r = q.pollLast()) != null) {
+            pooledBytes -= 4L * size;
+            float[] a = r.get();
+            if (a != null) return a;
+        }
+        return null;
+    }
+
+    /** {fresh bytes, reused bytes, pooled bytes now}. */
+    static long[] stats() {
+        return new long[] {FRESH.sum(), REUSED.sum(), pooledBytes()};
+    }
+
+    private static synchronized void giveBack(float[] a) {
+        long bytes = 4L * a.length;
+        if (pooledBytes + bytes > CAP_BYTES) return;   // let the collector have it
+        FREE.computeIfAbsent(a.length, k -> new ArrayDeque<>()).addLast(new SoftReference<>(a));
+        pooledBytes += bytes;
+    }
+
+    /** Returns s's array to the pool now; the caller guarantees nothing uses s again. */
+    static void release(FloatStorage s) {
+        if (s.recycle != null) s.recycle.clean();
+    }
+
+    /** Empties the pool (the arrays become garbage). */
+    static synchronized void clear() {
+        FREE.clear();
+        pooledBytes = 0;
+    }
+
+    /** Bytes currently held by the pool (including arrays whose soft references were cleared). */
+    static synchronized long pooledBytes() {
+        return pooledBytes;
+    }
+
+    private static void fill(float[] a, float v) {
+        Parallel.forRange(0, a.length, 4 * CpuBackend.GRAIN, (s, e) -> Arrays.fill(a, s, e, v));
+    }
+}
