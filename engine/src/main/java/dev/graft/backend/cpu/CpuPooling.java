@@ -3,6 +3,11 @@ package dev.graft.backend.cpu;
 import dev.graft.GraftException;
 import dev.graft.backend.PoolGeometry;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * 2-D max, average and adaptive average pooling over NCHW planes, following PyTorch's CPU kernels
@@ -21,12 +26,7 @@ final class CpuPooling {
     static void maxForward(PoolGeometry g, float[] x, int xo, float[] y, int yo) {
         int planes = g.n() * g.c(), hw = g.h() * g.w(), ohw = g.oh() * g.ow();
         Parallel.forRange(0, planes, planeGrain(ohw * g.kh() * g.kw()), (p0, p1) -> {
-            for (int p = p0; p < p1; p++) {
-                int xb = xo + p * hw, yb = yo + p * ohw;
-                for (int oy = 0; oy < g.oh(); oy++)
-                    for (int ox = 0; ox < g.ow(); ox++)
-                        y[yb + oy * g.ow() + ox] = x[xb + argmax(g, x, xb, oy, ox)];
-            }
+            for (int p = p0; p < p1; p++) maxPlane(g, x, xo + p * hw, null, 0, y, yo + p * ohw);
         });
     }
 
@@ -34,50 +34,104 @@ final class CpuPooling {
         int planes = g.n() * g.c(), hw = g.h() * g.w(), ohw = g.oh() * g.ow();
         Parallel.forRange(0, planes, planeGrain(ohw * g.kh() * g.kw()), (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
-                int xb = xo + p * hw, gb = dyo + p * ohw, ob = dxo + p * hw;
+                int ob = dxo + p * hw;
                 Arrays.fill(dx, ob, ob + hw, 0f);
-                for (int oy = 0; oy < g.oh(); oy++)
-                    for (int ox = 0; ox < g.ow(); ox++)
-                        dx[ob + argmax(g, x, xb, oy, ox)] += dy[gb + oy * g.ow() + ox];
+                maxPlane(g, x, xo + p * hw, dy, dyo + p * ohw, dx, ob);
             }
         });
     }
 
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, S.vectorShape());
+    private static final int L = S.length();
+    /** Per stride s (index s): lane offsets 0, s, 2s, … for gathering every s-th element. */
+    private static final int[][] LANE_STEPS = new int[9][];
+
+    private static int[] laneSteps(int stride) {
+        if (stride < LANE_STEPS.length && LANE_STEPS[stride] != null) return LANE_STEPS[stride];
+        int[] m = new int[L];
+        for (int l = 0; l < L; l++) m[l] = l * stride;
+        if (stride < LANE_STEPS.length) LANE_STEPS[stride] = m;
+        return m;
+    }
+
     /**
-     * Index within the plane of the window's maximum: the first maximum in row-major window order,
-     * or the last NaN (PyTorch: {@code val > max || isnan(val)}); padding never wins (−∞).
+     * One plane of max pooling. Forward (dy null): out[o] = the window's maximum. Backward:
+     * out[argmax] += dy[o]. The argmax is the first maximum in row-major window order, or the last
+     * NaN (PyTorch: {@code val > max || isnan(val)}); padding never wins (−∞).
+     *
+     * <p>Windows that lie inside the plane are done L output columns at a time in vector lanes
+     * (each lane runs exactly the scalar update sequence, so ties and NaN resolve identically):
+     * scalar code would need a float select per element, which C2 turns into unpredictable branches
+     * or long NaN-safe Math.max chains. Windows that touch the border use the scalar loop.
      */
-    private static int argmax(PoolGeometry g, float[] x, int xb, int oy, int ox) {
-        int w = g.w();
-        int y0 = oy * g.strideH() - g.padH(), x0 = ox * g.strideW() - g.padW();
-        int dh = g.dilationH(), dw = g.dilationW();
-        int iStart, jStart, iEnd, jEnd;
-        if (dh == 1 && dw == 1) {   // no divisions on the common path: this runs once per output element
-            iStart = Math.max(0, -y0);
-            jStart = Math.max(0, -x0);
-            iEnd = Math.min(g.kh(), g.h() - y0);
-            jEnd = Math.min(g.kw(), w - x0);
-        } else {
-            iStart = y0 < 0 ? (-y0 + dh - 1) / dh : 0;
-            jStart = x0 < 0 ? (-x0 + dw - 1) / dw : 0;
-            iEnd = Math.min(g.kh(), (g.h() - y0 + dh - 1) / dh);
-            jEnd = Math.min(g.kw(), (w - x0 + dw - 1) / dw);
-        }
-        int best = (y0 + iStart * dh) * w + x0 + jStart * dw;
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = iStart; i < iEnd; i++) {
-            int row = (y0 + i * dh) * w + x0;
-            for (int j = jStart; j < jEnd; j++) {
-                int idx = row + j * dw;
-                float v = x[xb + idx];
-                // Selects rather than branches (C2 emits conditional moves): which element wins
-                // is data-dependent and unpredictable.
-                boolean take = v > max | v != v;
-                max = take ? v : max;
-                best = take ? idx : best;
+    private static void maxPlane(PoolGeometry g, float[] x, int xb, float[] dy, int gb, float[] out, int ob) {
+        int w = g.w(), h = g.h(), kh = g.kh(), kw = g.kw(), sh = g.strideH(), sw = g.strideW();
+        int dh = g.dilationH(), dw = g.dilationW(), oh = g.oh(), ow = g.ow(), padH = g.padH(), padW = g.padW();
+        // Output columns whose windows lie inside the row: x0 ≥ 0 and x0 + (kw−1)·dw < w.
+        int oxLo = Math.min(ow, Math.ceilDiv(padW, sw));
+        int oxHi = Math.max(oxLo, Math.min(ow, Math.floorDiv(w - 1 - (kw - 1) * dw + padW, sw) + 1));
+        int[] steps = laneSteps(sw);
+        float[] mv = new float[L];
+        int[] bv = new int[L];
+        for (int oy = 0; oy < oh; oy++) {
+            int y0 = oy * sh - padH;
+            int iStart = y0 < 0 ? (-y0 + dh - 1) / dh : 0, iEnd = Math.min(kh, (h - y0 + dh - 1) / dh);
+            boolean rowInside = iStart == 0 && iEnd == kh;
+            int ox = 0;
+            if (rowInside) {
+                // Border columns first: gradients then add up in row-major window order, as in the reference.
+                scalarColumns(g, x, xb, dy, gb, out, ob, oy, y0, iStart, iEnd, 0, oxLo);
+                ox = oxLo;
+                for (; ox + L <= oxHi; ox += L) {
+                    FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+                    IntVector best = IntVector.broadcast(IS, y0 * w + ox * sw - padW).add(IntVector.fromArray(IS, steps, 0));
+                    for (int i = 0; i < kh; i++) {
+                        for (int j = 0; j < kw; j++) {
+                            int idx = (y0 + i * dh) * w + ox * sw - padW + j * dw;
+                            FloatVector v = sw == 1 ? FloatVector.fromArray(S, x, xb + idx)
+                                    : FloatVector.fromArray(S, x, xb + idx, steps, 0);
+                            VectorMask<Float> take = v.compare(VectorOperators.GT, m).or(v.test(VectorOperators.IS_NAN));
+                            m = m.blend(v, take);
+                            best = best.blend(IntVector.broadcast(IS, idx).add(IntVector.fromArray(IS, steps, 0)), take.cast(IS));
+                        }
+                    }
+                    int o = oy * ow + ox;
+                    if (dy == null) {
+                        m.intoArray(out, ob + o);
+                    } else {
+                        best.intoArray(bv, 0);
+                        for (int l = 0; l < L; l++) out[ob + bv[l]] += dy[gb + o + l];
+                    }
+                }
             }
+            scalarColumns(g, x, xb, dy, gb, out, ob, oy, y0, iStart, iEnd, ox, ow);
         }
-        return best;
+    }
+
+    /** Output columns [ox0, ox1) of output row oy, one window at a time. */
+    private static void scalarColumns(PoolGeometry g, float[] x, int xb, float[] dy, int gb, float[] out, int ob,
+                                      int oy, int y0, int iStart, int iEnd, int ox0, int ox1) {
+        int w = g.w(), kw = g.kw(), sw = g.strideW(), dh = g.dilationH(), dw = g.dilationW(), ow = g.ow(), padW = g.padW();
+        for (int ox = ox0; ox < ox1; ox++) {
+            int x0 = ox * sw - padW;
+            int jStart = x0 < 0 ? (-x0 + dw - 1) / dw : 0, jEnd = Math.min(kw, (w - x0 + dw - 1) / dw);
+            int best = (y0 + iStart * dh) * w + x0 + jStart * dw;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = iStart; i < iEnd; i++) {
+                int row = (y0 + i * dh) * w + x0;
+                for (int j = jStart; j < jEnd; j++) {
+                    int idx = row + j * dw;
+                    float v = x[xb + idx];
+                    if (v > max || Float.isNaN(v)) {
+                        max = v;
+                        best = idx;
+                    }
+                }
+            }
+            if (dy == null) out[ob + oy * ow + ox] = max;
+            else out[ob + best] += dy[gb + oy * ow + ox];
+        }
     }
 
     // ---------------------------------------------------------------- average

@@ -543,6 +543,11 @@ class CpuBackendTest {
                 {2, 2, 7, 6, 3, 2, 2, 1, 1, 1, 1, 1, 0},    // non-square kernel
                 {1, 1, 6, 6, 3, 3, 3, 3, 1, 1, 1, 1, 1},
                 {8, 64, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1, 0}, // enough planes to split
+                // Rows wide enough for the vector path of max pooling (≥ 16 inside windows per row):
+                {2, 3, 12, 75, 3, 3, 2, 2, 1, 1, 1, 1, 0},
+                {1, 2, 6, 41, 3, 3, 1, 1, 1, 1, 1, 1, 0},
+                {1, 2, 9, 50, 3, 3, 1, 1, 1, 1, 2, 2, 0},
+                {1, 2, 8, 70, 2, 3, 1, 3, 0, 1, 1, 1, 1},
         };
 
         private PoolGeometry geometry(int[] c, boolean countIncludePad) {
@@ -555,10 +560,13 @@ class CpuBackendTest {
             for (int[] c : CONFIGS) {
                 PoolGeometry g = geometry(c, true);
                 Tensor x = atOffset(ints(rng, 4, c[0], c[1], c[2], c[3]), 1), dy = randn(rng, g.outputShape());
+                float[] xr = ((FloatStorage) x.storage()).data;
+                for (int k = 0; k < 6; k++) xr[1 + rng.nextInt(x.numel())] = Float.NaN;   // NaN wins, the last one
+                xr[1 + rng.nextInt(x.numel())] = -0f;
                 Tensor y1 = zeros(g.outputShape()), y2 = zeros(g.outputShape());
                 CPU.maxPool2dForward(g, x, y1);
                 REF.maxPool2dForward(g, x, y2);
-                assertClose("max pool " + java.util.Arrays.toString(c), y1, y2, 0, 0);
+                assertBitIdentical("max pool " + java.util.Arrays.toString(c), y1.toFloatArray(), y2.toFloatArray());
                 Tensor dx1 = atOffset(randn(rng, x.shape()), 2), dx2 = zeros(x.shape());
                 CPU.maxPool2dBackward(g, x, dy, dx1);
                 REF.maxPool2dBackward(g, x, dy, dx2);
