@@ -136,6 +136,28 @@ public interface Backend {
     void batchNormBackward(int n, int c, int hw, Tensor x, Tensor dy, Tensor mean, Tensor invStd, Tensor weight,
                            boolean batchStats, Tensor dx, Tensor dWeight, Tensor dBias);
 
+    /**
+     * z = act(batchNormForward(…)) in one pass; {@code act} is {@link UnaryOp#RELU} or
+     * {@link UnaryOp#RELU6}. The default runs the two kernels.
+     */
+    default void batchNormActivationForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight,
+                                            Tensor bias, UnaryOp act, Tensor z) {
+        batchNormForward(n, c, hw, x, mean, invStd, weight, bias, z);
+        unary(act, z, z);
+    }
+
+    /**
+     * Backward of {@link #batchNormActivationForward} from its output z: the activation's gradient
+     * (dz where 0 &lt; z &lt; 6 for ReLU6, z &gt; 0 for ReLU, NaN passing, which equals the mask of the
+     * pre-activation) feeds {@link #batchNormBackward}. The default materialises it.
+     */
+    default void batchNormActivationBackward(int n, int c, int hw, Tensor x, Tensor z, Tensor dz, Tensor mean, Tensor invStd,
+                                             Tensor weight, boolean batchStats, UnaryOp act, Tensor dx, Tensor dWeight, Tensor dBias) {
+        Tensor dy = Tensor.zeros(this, z.shape());
+        unaryBackward(act, z, dz, dy);
+        batchNormBackward(n, c, hw, x, dy, mean, invStd, weight, batchStats, dx, dWeight, dBias);
+    }
+
     // ---------------------------------------------------------------- pooling
 
     /** Max pooling; padded positions count as −∞. */

@@ -2,6 +2,7 @@ package dev.graft.models;
 
 import dev.graft.GraftException;
 import dev.graft.nn.BatchNorm2d;
+import dev.graft.nn.Conv2dNormActivation;
 import dev.graft.nn.Conv2d;
 import dev.graft.nn.Dropout;
 import dev.graft.nn.Init;
@@ -68,7 +69,7 @@ public final class MobileNetV2 extends ImageClassifier {
 
     /** Conv2d(no bias) + BatchNorm2d + ReLU6 with "same" padding: torchvision's Conv2dNormActivation. */
     static Sequential convBnReLU6(int in, int out, int kernel, int stride, int groups) {
-        return new Sequential(new Conv2d(in, out, kernel, stride, (kernel - 1) / 2, 1, groups, false), new BatchNorm2d(out), new ReLU6());
+        return new Conv2dNormActivation(new Conv2d(in, out, kernel, stride, (kernel - 1) / 2, 1, groups, false), new BatchNorm2d(out), new ReLU6());
     }
 
     public double widthMult() {

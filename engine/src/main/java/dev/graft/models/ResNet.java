@@ -103,7 +103,7 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public Tensor features(Tensor x) {
-        x = run("maxpool", run("relu", run("bn1", run("conv1", x))));
+        x = run("maxpool", BatchNorm2d.forwardThen(child("bn1"), child("relu"), run("conv1", x)));
         x = run("layer4", run("layer3", run("layer2", run("layer1", x))));
         return run("avgpool", x).flatten(1, -1);
     }
@@ -131,7 +131,7 @@ public final class ResNet extends ImageClassifier {
 
         @Override
         public Tensor forward(Tensor x) {
-            Tensor out = child("relu").forward(child("bn1").forward(child("conv1").forward(x)));
+            Tensor out = BatchNorm2d.forwardThen(child("bn1"), child("relu"), child("conv1").forward(x));
             out = child("bn2").forward(child("conv2").forward(out));
             Module ds = child("downsample");
             return Elementwise.relu(out.add(ds == null ? x : ds.forward(x)));
@@ -155,8 +155,8 @@ public final class ResNet extends ImageClassifier {
         @Override
         public Tensor forward(Tensor x) {
             Module relu = child("relu");
-            Tensor out = relu.forward(child("bn1").forward(child("conv1").forward(x)));
-            out = relu.forward(child("bn2").forward(child("conv2").forward(out)));
+            Tensor out = BatchNorm2d.forwardThen(child("bn1"), relu, child("conv1").forward(x));
+            out = BatchNorm2d.forwardThen(child("bn2"), relu, child("conv2").forward(out));
             out = child("bn3").forward(child("conv3").forward(out));
             Module ds = child("downsample");
             return relu.forward(out.add(ds == null ? x : ds.forward(x)));

@@ -1,6 +1,7 @@
 package dev.graft.nn;
 
 import dev.graft.GraftException;
+import dev.graft.backend.UnaryOp;
 import dev.graft.ops.Normalization;
 import dev.graft.tensor.Tensor;
 import java.util.Arrays;
@@ -38,9 +39,27 @@ public class BatchNorm2d extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
+        return forward(x, null);
+    }
+
+    /** {@code act(forward(x))} as one fused op ({@link Normalization#batchNorm} with an activation); act ReLU, ReLU6 or null. */
+    public Tensor forward(Tensor x, UnaryOp act) {
         if (x.dim() != 4) throw new GraftException("BatchNorm2d: expected 4D input (N, C, H, W), got shape " + Arrays.toString(x.shape()));
         boolean batchStats = isTraining() && !statsFrozen();
-        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), batchStats, momentum, eps);
+        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), batchStats, momentum, eps, act);
+    }
+
+    /**
+     * {@code activation.forward(norm.forward(x))}, fused into one op when norm is a plain BatchNorm2d and
+     * activation a plain ReLU or ReLU6; otherwise the two modules run as they are (so replacing either
+     * child with another module keeps working).
+     */
+    public static Tensor forwardThen(Module norm, Module activation, Tensor x) {
+        if (norm != null && norm.getClass() == BatchNorm2d.class && activation != null) {
+            UnaryOp act = activation.getClass() == ReLU.class ? UnaryOp.RELU : activation.getClass() == ReLU6.class ? UnaryOp.RELU6 : null;
+            if (act != null) return ((BatchNorm2d) norm).forward(x, act);
+        }
+        return activation.forward(norm.forward(x));
     }
 
     /** Whether the running statistics are fixed regardless of the training mode (frozen or BN-inference). */

@@ -20,6 +20,19 @@ public final class Normalization {
      */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps) {
+        return batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, null);
+    }
+
+    /**
+     * {@code act(batchNorm(…))} as one op, for {@code act} ReLU or ReLU6 (null: none): one pass over
+     * the data forward and backward instead of two, and the normalized pre-activation is never
+     * stored (the backward masks the gradient with the output). Same values and gradients as the two
+     * ops in sequence.
+     */
+    public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                   boolean training, double momentum, double eps, UnaryOp act) {
+        if (act != null && act != UnaryOp.RELU && act != UnaryOp.RELU6)
+            throw new GraftException("batch_norm: fused activation must be ReLU or ReLU6, got " + act);
         int[] xs = x.shape();
         if (xs.length < 2) throw new GraftException("batch_norm expects an (N, C, ...) input, got shape " + Arrays.toString(xs));
         int n = xs[0], c = xs[1], hw = x.numel() / Math.max(1, n * c);
@@ -51,13 +64,16 @@ public final class Normalization {
         Tensor w = weight == null ? null : weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
         Tensor y = x.newEmpty(xs);
-        be.batchNormForward(n, c, hw, xc, mean, invStd, w, b, y);
+        if (act == null) be.batchNormForward(n, c, hw, xc, mean, invStd, w, b, y);
+        else be.batchNormActivationForward(n, c, hw, xc, mean, invStd, w, b, act, y);
         Tensor meanF = mean, invStdF = invStd;
-        return Autograd.record("BatchNorm", y, new Tensor[] {xc, w, b}, dy -> {
+        return Autograd.record(act == null ? "BatchNorm" : "BatchNorm" + (act == UnaryOp.RELU ? "ReLU" : "ReLU6"), y,
+                new Tensor[] {xc, w, b}, dy -> {
             Tensor dx = xc.requiresGrad() ? xc.newEmpty(xs) : null;
             Tensor dw = w != null && w.requiresGrad() ? w.newZeros(c) : null;
             Tensor db = b != null && b.requiresGrad() ? b.newZeros(c) : null;
-            be.batchNormBackward(n, c, hw, xc, dy.contiguous(), meanF, invStdF, w, training, dx, dw, db);
+            if (act == null) be.batchNormBackward(n, c, hw, xc, dy.contiguous(), meanF, invStdF, w, training, dx, dw, db);
+            else be.batchNormActivationBackward(n, c, hw, xc, y, dy.contiguous(), meanF, invStdF, w, training, act, dx, dw, db);
             return new Tensor[] {dx, dw, db};
         });
     }

@@ -133,6 +133,10 @@ class GradCheckTest {
         Tensor rv = Tensor.of(new double[] {1.5, 0.5, 2.0, 1.0}, 4);
         check("bn-eval", t -> Normalization.batchNorm(t[0], rm, rv, t[1], t[2], false, 0.1, 1e-5), x, w, b);
         check("bn-train-noaffine", t -> Normalization.batchNorm(t[0], null, null, null, null, true, 0.1, 1e-5), x);
+        // Fused with ReLU / ReLU6 (the kinks are met with probability 0 at these random inputs).
+        check("bn-relu-train", t -> Normalization.batchNorm(t[0], null, null, t[1], t[2], true, 0.1, 1e-5, UnaryOp.RELU), x, w, b);
+        check("bn-relu6-eval", t -> Normalization.batchNorm(t[0], rm, rv, t[1], t[2], false, 0.1, 1e-5, UnaryOp.RELU6),
+                x.mul(4.0).detach().requiresGrad(true), w, b);
     }
 
     @Test

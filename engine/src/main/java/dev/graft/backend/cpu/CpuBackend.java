@@ -333,6 +333,36 @@ public final class CpuBackend implements Backend {
         fence(x, dy, mean, invStd, weight, dx, dWeight, dBias);
     }
 
+    private static float clampHigh(UnaryOp act) {
+        return switch (act) {
+            case RELU -> Float.POSITIVE_INFINITY;
+            case RELU6 -> 6f;
+            default -> throw new GraftException("fused batch norm activation must be ReLU or ReLU6, got " + act);
+        };
+    }
+
+    @Override
+    public void batchNormActivationForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight,
+                                           Tensor bias, UnaryOp act, Tensor z) {
+        CpuNormalization.forwardClamped(n, c, hw, data(x), x.offset(), data(mean), mean.offset(), data(invStd), invStd.offset(),
+                weight == null ? null : data(weight), weight == null ? 0 : weight.offset(),
+                bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), 0f, clampHigh(act), data(z), z.offset());
+        fence(x, mean, invStd, weight, bias, z);
+    }
+
+    @Override
+    public void batchNormActivationBackward(int n, int c, int hw, Tensor x, Tensor z, Tensor dz, Tensor mean, Tensor invStd,
+                                            Tensor weight, boolean batchStats, UnaryOp act, Tensor dx, Tensor dWeight, Tensor dBias) {
+        CpuNormalization.backwardClamped(n, c, hw, data(x), x.offset(), data(z), z.offset(), data(dz), dz.offset(),
+                data(mean), mean.offset(), data(invStd), invStd.offset(), weight == null ? null : data(weight),
+                weight == null ? 0 : weight.offset(), batchStats, 0f, clampHigh(act),
+                dx == null ? null : data(dx), dx == null ? 0 : dx.offset(),
+                dWeight == null ? null : data(dWeight), dWeight == null ? 0 : dWeight.offset(),
+                dBias == null ? null : data(dBias), dBias == null ? 0 : dBias.offset());
+        fence(x, z, dz, mean, invStd, weight, dx, dWeight);
+        fence(dBias);
+    }
+
     // ---------------------------------------------------------------- pooling
 
     @Override

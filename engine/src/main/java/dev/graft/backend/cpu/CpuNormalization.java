@@ -1,6 +1,8 @@
 package dev.graft.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -146,6 +148,98 @@ final class CpuNormalization {
                     for (int b = 0; b < n; b++) {
                         int gb = dyo + (b * c + ch) * hw, ob = dxo + (b * c + ch) * hw;
                         for (int i = 0; i < hw; i++) dx[ob + i] = dy[gb + i] * gs;
+                    }
+                }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- fused with ReLU / ReLU6
+
+    /**
+     * z = min(max((x − mean)·scale + shift, lo), hi) per plane, with the same roundings as
+     * {@link #forward} followed by the clamp (so bit-identical to the two kernels in sequence).
+     */
+    static void forwardClamped(int n, int c, int hw, float[] x, int xo, float[] mean, int mo, float[] invStd, int io,
+                               float[] w, int wo, float[] bias, int bo, float lo, float hi, float[] z, int zo) {
+        int planes = n * c;
+        Parallel.forRange(0, planes, Math.max(1, CpuBackend.GRAIN / Math.max(1, hw)), (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int ch = p % c;
+                float mu = mean[mo + ch];
+                float scale = invStd[io + ch] * (w == null ? 1f : w[wo + ch]);
+                float shift = bias == null ? 0f : bias[bo + ch];
+                int xb = xo + p * hw, zb = zo + p * hw, i = 0;
+                for (int end = S.loopBound(hw); i < end; i += L)
+                    FloatVector.fromArray(S, x, xb + i).sub(mu).mul(scale).add(shift).max(lo).min(hi).intoArray(z, zb + i);
+                for (; i < hw; i++) z[zb + i] = Math.min(Math.max((x[xb + i] - mu) * scale + shift, lo), hi);
+            }
+        });
+    }
+
+    /** dz where lo &lt; z &lt; hi (NaN passes), else 0: the clamp's gradient read from its output. */
+    private static FloatVector masked(float[] dz, int i, float[] z, float lo, float hi, int zi) {
+        FloatVector v = FloatVector.fromArray(S, z, zi);
+        VectorMask<Float> off = v.compare(VectorOperators.LE, lo).or(v.compare(VectorOperators.GE, hi));
+        return FloatVector.fromArray(S, dz, i).blend(0f, off);
+    }
+
+    private static float masked(float g, float v, float lo, float hi) {
+        return v <= lo || v >= hi ? 0f : g;
+    }
+
+    /**
+     * {@link #backward} of {@link #forwardClamped} from its output z: the gradient entering batch norm
+     * is dz masked by lo &lt; z &lt; hi, computed on the fly in both passes (never stored).
+     */
+    static void backwardClamped(int n, int c, int hw, float[] x, int xo, float[] z, int zo, float[] dz, int dzo,
+                                float[] mean, int mo, float[] invStd, int io, float[] w, int wo, boolean batchStats,
+                                float lo, float hi, float[] dx, int dxo, float[] dw, int dwo, float[] db, int dbo) {
+        long count = (long) n * hw;
+        Parallel.forRange(0, c, channelGrain(n, hw), (c0, c1) -> {
+            for (int ch = c0; ch < c1; ch++) {
+                float mu = mean[mo + ch], is = invStd[io + ch];
+                float weight = w == null ? 1f : w[wo + ch];
+                double sumDy = 0, dot = 0;
+                if (dw != null || db != null || (dx != null && batchStats)) {
+                    for (int b = 0; b < n; b++) {
+                        // The lane structure of gradSums, so the sums equal the unfused kernels' exactly.
+                        int off = (b * c + ch) * hw, i = 0;
+                        FloatVector s0 = FloatVector.zero(S), s1 = s0, d0 = s0, d1 = s0;
+                        for (int end = hw - 2 * L; i <= end; i += 2 * L) {
+                            FloatVector g0 = masked(dz, dzo + off + i, z, lo, hi, zo + off + i);
+                            FloatVector g1 = masked(dz, dzo + off + i + L, z, lo, hi, zo + off + i + L);
+                            s0 = s0.add(g0);
+                            s1 = s1.add(g1);
+                            d0 = g0.fma(FloatVector.fromArray(S, x, xo + off + i).sub(mu), d0);
+                            d1 = g1.fma(FloatVector.fromArray(S, x, xo + off + i + L).sub(mu), d1);
+                        }
+                        double ps = lanes(s0.add(s1)), pd = lanes(d0.add(d1));
+                        for (; i < hw; i++) {
+                            float g = masked(dz[dzo + off + i], z[zo + off + i], lo, hi);
+                            ps += g;
+                            pd += (double) g * (x[xo + off + i] - mu);
+                        }
+                        sumDy += ps;
+                        dot += pd;
+                    }
+                }
+                if (dw != null) dw[dwo + ch] = (float) (dot * is);
+                if (db != null) db[dbo + ch] = (float) sumDy;
+                if (dx == null) continue;
+                float gs = is * weight;
+                float k = batchStats ? (float) (dot * is * is / count) : 0f;
+                float gradMean = batchStats ? (float) (sumDy / count) : 0f;
+                for (int b = 0; b < n; b++) {
+                    int off = (b * c + ch) * hw, i = 0;
+                    for (int end = S.loopBound(hw); i < end; i += L) {
+                        FloatVector g = masked(dz, dzo + off + i, z, lo, hi, zo + off + i);
+                        if (batchStats) g = g.sub(gradMean).sub(FloatVector.fromArray(S, x, xo + off + i).sub(mu).mul(k));
+                        g.mul(gs).intoArray(dx, dxo + off + i);
+                    }
+                    for (; i < hw; i++) {
+                        float g = masked(dz[dzo + off + i], z[zo + off + i], lo, hi);
+                        dx[dxo + off + i] = batchStats ? (g - gradMean - (x[xo + off + i] - mu) * k) * gs : g * gs;
                     }
                 }
             }

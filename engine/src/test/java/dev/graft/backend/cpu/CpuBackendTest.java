@@ -526,6 +526,37 @@ class CpuBackendTest {
                 }
             }
         }
+
+        /** The fused batch norm + ReLU/ReLU6 kernels equal the separate kernels bit for bit. */
+        @Test
+        void fusedWithActivationEqualsTheKernelsInSequence() {
+            int[][] shapes = {{4, 6, 25}, {8, 32, 400}, {2, 3, 49}};
+            for (int[] s : shapes) {
+                int n = s[0], c = s[1], hw = s[2];
+                Tensor x = atOffset(uniform(rng, -3, 9, n, c, hw), 1), dz = randn(rng, n, c, hw);
+                float[] xr = ((FloatStorage) x.storage()).data;
+                xr[3] = Float.NaN;
+                Tensor mean = uniform(rng, -1, 1, c), invStd = uniform(rng, 0.5f, 2, c), w = randn(rng, c), b = randn(rng, c);
+                for (UnaryOp act : new UnaryOp[] {UnaryOp.RELU, UnaryOp.RELU6}) {
+                    Tensor z = zeros(n, c, hw), y = zeros(n, c, hw), z2 = zeros(n, c, hw);
+                    CPU.batchNormActivationForward(n, c, hw, x, mean, invStd, w, b, act, z);
+                    CPU.batchNormForward(n, c, hw, x, mean, invStd, w, b, y);
+                    CPU.unary(act, y, z2);
+                    String what = "bn+" + act + " " + java.util.Arrays.toString(s);
+                    assertBitIdentical(what + " forward", z.toFloatArray(), z2.toFloatArray());
+                    for (boolean batchStats : new boolean[] {true, false}) {
+                        Tensor dx1 = zeros(n, c, hw), dw1 = zeros(c), db1 = zeros(c);
+                        Tensor dx2 = zeros(n, c, hw), dw2 = zeros(c), db2 = zeros(c), dy = zeros(n, c, hw);
+                        CPU.batchNormActivationBackward(n, c, hw, x, z, dz, mean, invStd, w, batchStats, act, dx1, dw1, db1);
+                        CPU.unaryBackward(act, y, dz, dy);
+                        CPU.batchNormBackward(n, c, hw, x, dy, mean, invStd, w, batchStats, dx2, dw2, db2);
+                        assertBitIdentical(what + " dx " + batchStats, dx1.toFloatArray(), dx2.toFloatArray());
+                        assertBitIdentical(what + " dWeight " + batchStats, dw1.toFloatArray(), dw2.toFloatArray());
+                        assertBitIdentical(what + " dBias " + batchStats, db1.toFloatArray(), db2.toFloatArray());
+                    }
+                }
+            }
+        }
     }
 
     // ------------------------------------------------------------------ pooling
