@@ -114,6 +114,20 @@ public interface Backend {
     /** y (n, outC, oh, ow) = conv(x (n, inC, h, w), w (outC, inC/groups, kh, kw)) + bias (outC), bias may be null. */
     void conv2dForward(ConvGeometry g, Tensor x, Tensor weight, Tensor bias, Tensor y);
 
+    /**
+     * y = act(batchNorm(conv2d(x, weight) + bias)) with fixed statistics (inference, or frozen batch
+     * norm): the batch-norm and activation arguments as in {@link #batchNormActivationForward}, act
+     * ReLU, ReLU6 or null. Backends may fuse it into the convolution; the default runs the kernels in
+     * sequence, the batch norm in place on y.
+     */
+    default void conv2dBatchNormForward(ConvGeometry g, Tensor x, Tensor weight, Tensor bias, Tensor mean, Tensor invStd,
+                                        Tensor bnWeight, Tensor bnBias, UnaryOp act, Tensor y) {
+        conv2dForward(g, x, weight, bias, y);
+        int hw = g.oh() * g.ow();
+        if (act == null) batchNormForward(g.n(), g.outC(), hw, y, mean, invStd, bnWeight, bnBias, y);
+        else batchNormActivationForward(g.n(), g.outC(), hw, y, mean, invStd, bnWeight, bnBias, act, y);
+    }
+
     /** dx (n, inC, h, w) from dy (n, outC, oh, ow) and the weight. */
     void conv2dBackwardData(ConvGeometry g, Tensor dy, Tensor weight, Tensor dx);
 

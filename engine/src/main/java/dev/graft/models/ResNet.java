@@ -103,7 +103,7 @@ public final class ResNet extends ImageClassifier {
 
     @Override
     public Tensor features(Tensor x) {
-        x = run("maxpool", BatchNorm2d.forwardThen(child("bn1"), child("relu"), run("conv1", x)));
+        x = run("maxpool", BatchNorm2d.convForwardThen(child("conv1"), child("bn1"), child("relu"), x));
         x = run("layer4", run("layer3", run("layer2", run("layer1", x))));
         return run("avgpool", x).flatten(1, -1);
     }
@@ -131,8 +131,8 @@ public final class ResNet extends ImageClassifier {
 
         @Override
         public Tensor forward(Tensor x) {
-            Tensor out = BatchNorm2d.forwardThen(child("bn1"), child("relu"), child("conv1").forward(x));
-            out = child("bn2").forward(child("conv2").forward(out));
+            Tensor out = BatchNorm2d.convForwardThen(child("conv1"), child("bn1"), child("relu"), x);
+            out = BatchNorm2d.convForwardThen(child("conv2"), child("bn2"), null, out);
             Module ds = child("downsample");
             return Elementwise.relu(out.add(ds == null ? x : ds.forward(x)));
         }
@@ -155,9 +155,9 @@ public final class ResNet extends ImageClassifier {
         @Override
         public Tensor forward(Tensor x) {
             Module relu = child("relu");
-            Tensor out = BatchNorm2d.forwardThen(child("bn1"), relu, child("conv1").forward(x));
-            out = BatchNorm2d.forwardThen(child("bn2"), relu, child("conv2").forward(out));
-            out = child("bn3").forward(child("conv3").forward(out));
+            Tensor out = BatchNorm2d.convForwardThen(child("conv1"), child("bn1"), relu, x);
+            out = BatchNorm2d.convForwardThen(child("conv2"), child("bn2"), relu, out);
+            out = BatchNorm2d.convForwardThen(child("conv3"), child("bn3"), null, out);
             Module ds = child("downsample");
             return relu.forward(out.add(ds == null ? x : ds.forward(x)));
         }

@@ -50,13 +50,38 @@ public class BatchNorm2d extends Module {
     }
 
     /**
+     * {@code activation.forward(norm.forward(conv.forward(x)))} (activation may be null): one fused
+     * convolution + batch norm (+ ReLU/ReLU6) kernel when the modules are plain Conv2d, BatchNorm2d
+     * and ReLU/ReLU6, the batch norm uses its running statistics (evaluation mode or frozen) and
+     * nothing needs a gradient, as in inference and feature extraction; otherwise
+     * {@link #forwardThen} after the convolution.
+     */
+    public static Tensor convForwardThen(Module conv, Module norm, Module activation, Tensor x) {
+        UnaryOp act = activation == null ? null : activationOf(activation);
+        if (conv.getClass() == Conv2d.class && norm.getClass() == BatchNorm2d.class && (activation == null || act != null)) {
+            Conv2d cv = (Conv2d) conv;
+            BatchNorm2d bn = (BatchNorm2d) norm;
+            boolean runningStats = !bn.isTraining() || bn.statsFrozen();
+            if (runningStats && x.dim() == 4 && !dev.graft.autograd.Autograd.needsGrad(x, cv.weight(), cv.bias(), bn.weight(), bn.bias()))
+                return dev.graft.ops.Convolution.conv2dBatchNorm(x, cv.weight(), cv.bias(), cv.stride(), cv.padding(), cv.dilation(),
+                        cv.groups(), bn.runningMean(), bn.runningVar(), bn.weight(), bn.bias(), bn.eps(), act);
+        }
+        Tensor y = conv.forward(x);
+        return activation == null ? norm.forward(y) : forwardThen(norm, activation, y);
+    }
+
+    private static UnaryOp activationOf(Module activation) {
+        return activation.getClass() == ReLU.class ? UnaryOp.RELU : activation.getClass() == ReLU6.class ? UnaryOp.RELU6 : null;
+    }
+
+    /**
      * {@code activation.forward(norm.forward(x))}, fused into one op when norm is a plain BatchNorm2d and
      * activation a plain ReLU or ReLU6; otherwise the two modules run as they are (so replacing either
      * child with another module keeps working).
      */
     public static Tensor forwardThen(Module norm, Module activation, Tensor x) {
         if (norm != null && norm.getClass() == BatchNorm2d.class && activation != null) {
-            UnaryOp act = activation.getClass() == ReLU.class ? UnaryOp.RELU : activation.getClass() == ReLU6.class ? UnaryOp.RELU6 : null;
+            UnaryOp act = activationOf(activation);
             if (act != null) return ((BatchNorm2d) norm).forward(x, act);
         }
         return activation.forward(norm.forward(x));

@@ -79,7 +79,7 @@ public final class Normalization {
     }
 
     /** 1 / sqrt(var + eps), element-wise, no gradient. */
-    private static Tensor inverseStd(Tensor var, double eps) {
+    static Tensor inverseStd(Tensor var, double eps) {
         Backend be = var.backend();
         Tensor t = var.newZeros(var.shape());
         be.scalar(ScalarOp.ADD, var, eps, t);

@@ -121,6 +121,26 @@ class ModelStructureTest {
         assertThat(new MobileNetV2(10, 0.5, 0.2).numFeatures()).isEqualTo(1280);
     }
 
+    /**
+     * Inference without gradients runs the fused convolution + batch norm (+ activation) kernels;
+     * with gradients recorded the separate ops run. Both give the same logits bit for bit.
+     */
+    @Test
+    void fusedInferenceEqualsTheOpsInSequence() {
+        Tensor x = Tensor.randn(new SplittableRandom(3), 2, 3, 48, 40);
+        for (ImageClassifier m : List.of(Models.resnet18(5), Models.resnet50(5), Models.mobilenetV2(5))) {
+            dev.graft.nn.Init.manualSeed(7);
+            for (var e : m.namedBuffers().entrySet())   // non-trivial running statistics
+                if (e.getKey().endsWith("running_mean")) e.getValue().copyFrom(Tensor.randn(new SplittableRandom(e.getKey().hashCode()), e.getValue().shape()).mul(0.1));
+            m.eval();
+            float[] fused, plain = m.forward(x).toFloatArray();
+            try (var _ = dev.graft.autograd.Autograd.noGrad()) {
+                fused = m.forward(x).toFloatArray();
+            }
+            assertThat(fused).as(m.getClass().getSimpleName()).containsExactly(plain);
+        }
+    }
+
     @Test
     void forwardAndFeatureShapes() {
         Tensor x = Tensor.randn(new SplittableRandom(1), 2, 3, 32, 32);

@@ -74,7 +74,14 @@ final class CpuConvolution {
     // ---------------------------------------------------------------- forward
 
     static void forward(ConvGeometry g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
+        forward(g, x, xo, w, wo, bias, bo, y, yo, null);
+    }
+
+    /** As above, then {@code post} (a per-output-channel epilogue, may be null; not for depthwise) on every output. */
+    static void forward(ConvGeometry g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo,
+                        Sgemm.Epilogue post) {
         if (g.isDepthwise()) {
+            if (post != null) throw new IllegalArgumentException("depthwise convolution has no fused epilogue");
             CpuDepthwise.forward(g, x, xo, w, wo, bias, bo, y, yo);
             return;
         }
@@ -89,14 +96,16 @@ final class CpuConvolution {
                     float[] c = cnt == 1 ? y : scratch(1, cout * cols);
                     int cOff = cnt == 1 ? plane(yo, img0, g.outC(), gi, cout, p) : 0, ldc = cnt == 1 ? p : cols;
                     int aOff = wo + gi * cout * kk;
+                    Sgemm.Epilogue groupPost = post == null ? null : post.at(gi * cout);
+                    Sgemm.PanelB panels;
                     if (direct1x1 && cnt == 1) {
-                        Sgemm.sgemm(false, false, cout, cols, kk, 1f, w, aOff, kk, x, plane(xo, img0, g.inC(), gi, cin, hw), cols,
-                                0f, c, cOff, ldc, bias, bo + gi * cout);
+                        int xb = plane(xo, img0, g.inC(), gi, cin, hw);
+                        panels = (p0, kc, j0, nc, bp) -> Sgemm.packB(false, x, xb, cols, p0, kc, j0, nc, bp);
                     } else {
                         Unfold u = new Unfold(g, xo, img0, cnt, gi);
-                        Sgemm.sgemm(false, cout, cols, kk, 1f, w, aOff, kk, (p0, kc, j0, nc, bp) -> u.panels(x, p0, kc, j0, nc, bp),
-                                0f, c, cOff, ldc, bias, bo + gi * cout);
+                        panels = (p0, kc, j0, nc, bp) -> u.panels(x, p0, kc, j0, nc, bp);
                     }
+                    Sgemm.sgemm(false, cout, cols, kk, 1f, w, aOff, kk, panels, 0f, c, cOff, ldc, bias, bo + gi * cout, groupPost);
                     if (cnt > 1) {
                         int gg = gi;
                         Parallel.forRange(0, cout * cnt, Math.max(1, CpuBackend.GRAIN / p), (r0, r1) -> {

@@ -74,18 +74,37 @@ public final class Sgemm {
         void pack(int p0, int kc, int j0, int nc, float[] bp);
     }
 
+    /**
+     * A per-row map applied to C once the product is complete (after alpha, beta and the bias):
+     * {@code c = min(max((c − mean[off+i])·scale[off+i] + shift[off+i], lo), hi)} for row i, the
+     * operations and roundings of a batch-norm forward followed by ReLU/ReLU6 (lo = 0), so a
+     * convolution with this epilogue equals the three kernels in sequence bit for bit.
+     */
+    public record Epilogue(float[] mean, float[] scale, float[] shift, int off, float lo, float hi) {
+        Epilogue at(int rowOffset) {
+            return new Epilogue(mean, scale, shift, off + rowOffset, lo, hi);
+        }
+    }
+
     /** The general entry: op(B) (k×n) comes from {@code b} panel by panel; see the array overloads. */
     public static void sgemm(boolean transA, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
                              PanelB b, float beta, float[] c, int cOff, int ldc, float[] rowBias, int biasOff) {
+        sgemm(transA, m, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, null);
+    }
+
+    /** As the entry above, then {@code post} (may be null) on every row of C. */
+    public static void sgemm(boolean transA, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                             PanelB b, float beta, float[] c, int cOff, int ldc, float[] rowBias, int biasOff, Epilogue post) {
         if (m <= 0 || n <= 0) return;
         if (k <= 0 || alpha == 0f) {
             scale(m, n, beta, c, cOff, ldc, rowBias, biasOff);
+            if (post != null) for (int i = 0; i < m; i++) applyRow(post, i, c, cOff + i * ldc, n);
             return;
         }
         int threads = Parallel.threads();
         long work = (long) m * n * k;
         if (threads <= 1 || work < PARALLEL_MIN_WORK || !Parallel.canSplit()) {
-            serial(transA, 0, m, 0, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff);
+            serial(transA, 0, m, 0, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, post);
             return;
         }
         // Split whichever dimension gives the smallest per-thread cost: multiply-adds over tiles
@@ -104,8 +123,8 @@ public final class Sgemm {
             int s = (int) ((long) tiles * ch / chunks) * tile;
             int e = Math.min(extent, (int) ((long) tiles * (ch + 1) / chunks) * tile);
             if (s >= e) return;
-            if (splitM) serial(transA, s, e, 0, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff);
-            else serial(transA, 0, m, s, e, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff);
+            if (splitM) serial(transA, s, e, 0, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, post);
+            else serial(transA, 0, m, s, e, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, post);
         });
     }
 
@@ -122,7 +141,7 @@ public final class Sgemm {
     /** The rows [m0, m1) × columns [n0, n1) of C on the calling thread. */
     private static void serial(boolean transA, int m0, int m1, int n0, int n1, int k, float alpha,
                                float[] a, int aOff, int lda, PanelB b,
-                               float beta, float[] c, int cOff, int ldc, float[] bias, int biasOff) {
+                               float beta, float[] c, int cOff, int ldc, float[] bias, int biasOff, Epilogue post) {
         float[][] buf = BUFFERS.get();
         int kcMax = Math.min(KC, k);
         int ncMax = roundUp(Math.min(NC, n1 - n0), NR);
@@ -138,6 +157,7 @@ public final class Sgemm {
                 // Later K blocks accumulate onto C; beta and the bias apply once, with the first.
                 float betaBlock = pc == 0 ? beta : 1f;
                 float[] biasBlock = pc == 0 ? bias : null;
+                Epilogue postBlock = pc + KC >= k ? post : null;   // the epilogue once C is complete
                 b.pack(pc, kc, jc, nc, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -148,12 +168,19 @@ public final class Sgemm {
                             if (WIDE) kernel4x4(kc, ap, ir * kc, bp, jr * kc, tile);
                             else kernel6x2(kc, ap, ir * kc, bp, jr * kc, tile);
                             writeTile(tile, c, cOff + (ic + ir) * ldc + jc + jr, ldc, Math.min(MR, mc - ir), nr,
-                                    alpha, betaBlock, biasBlock, biasOff + ic + ir);
+                                    alpha, betaBlock, biasBlock, biasOff + ic + ir, postBlock, ic + ir);
                         }
                     }
                 }
             }
         }
+    }
+
+    /** The epilogue on row i of C (n elements from c[at]), scalar: the degenerate k = 0 case. */
+    private static void applyRow(Epilogue post, int i, float[] c, int at, int n) {
+        int pr = post.off() + i;
+        for (int j = 0; j < n; j++)
+            c[at + j] = Math.min(Math.max((c[at + j] - post.mean()[pr]) * post.scale()[pr] + post.shift()[pr], post.lo()), post.hi());
     }
 
     private static int roundUp(int x, int to) {
@@ -185,7 +212,7 @@ public final class Sgemm {
     }
 
     /** Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] as NR-column micro-panels: bp[panel·NR·kc + p·NR + j]. */
-    private static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int nc, float[] bp) {
+    static void packB(boolean transB, float[] b, int bOff, int ldb, int p0, int kc, int j0, int nc, float[] bp) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             int base = jr * kc;
@@ -277,10 +304,12 @@ public final class Sgemm {
      * plus bias[row] when bias is not null.
      */
     private static void writeTile(float[] tile, float[] c, int cOff, int ldc, int mr, int nr,
-                                  float alpha, float beta, float[] bias, int biasOff) {
+                                  float alpha, float beta, float[] bias, int biasOff, Epilogue post, int row0) {
         for (int r = 0; r < mr; r++) {
             int row = cOff + r * ldc;
             FloatVector bv = bias == null ? null : FloatVector.broadcast(S, bias[biasOff + r]);
+            int pr = post == null ? 0 : post.off() + row0 + r;
+            float mu = post == null ? 0f : post.mean()[pr], sc = post == null ? 0f : post.scale()[pr], sh = post == null ? 0f : post.shift()[pr];
             for (int col = 0; col < nr; col += L) {
                 FloatVector v = FloatVector.fromArray(S, tile, r * NR + col);
                 if (alpha != 1f) v = v.mul(alpha);
@@ -288,12 +317,14 @@ public final class Sgemm {
                     if (beta == 1f) v = v.add(FloatVector.fromArray(S, c, row + col));
                     else if (beta != 0f) v = v.add(FloatVector.fromArray(S, c, row + col).mul(beta));
                     if (bv != null) v = v.add(bv);
+                    if (post != null) v = v.sub(mu).mul(sc).add(sh).max(post.lo()).min(post.hi());
                     v.intoArray(c, row + col);
                 } else {
                     VectorMask<Float> m = S.indexInRange(col, nr);
                     if (beta == 1f) v = v.add(FloatVector.fromArray(S, c, row + col, m));
                     else if (beta != 0f) v = v.add(FloatVector.fromArray(S, c, row + col, m).mul(beta));
                     if (bv != null) v = v.add(bv);
+                    if (post != null) v = v.sub(mu).mul(sc).add(sh).max(post.lo()).min(post.hi());
                     v.intoArray(c, row + col, m);
                 }
             }

@@ -427,6 +427,27 @@ class CpuBackendTest {
             }
         }
 
+        /** Convolution + batch norm (+ ReLU/ReLU6) in the GEMM epilogue equals the kernels in sequence bit for bit. */
+        @Test
+        void fusedBatchNormEpilogueEqualsTheKernelsInSequence() {
+            for (int[] c : CONFIGS) {
+                ConvGeometry g = geometry(c);
+                int oc = g.outC(), hw = g.oh() * g.ow();
+                Tensor x = atOffset(randn(rng, c[0], c[1], c[2], c[3]), 3), w = randn(rng, g.weightShape());
+                Tensor mean = randn(rng, oc), invStd = uniform(rng, 0.5, 2, oc), bw = randn(rng, oc), bb = randn(rng, oc);
+                for (UnaryOp act : new UnaryOp[] {null, UnaryOp.RELU, UnaryOp.RELU6}) {
+                    Tensor bias = act == UnaryOp.RELU ? randn(rng, oc) : null;
+                    Tensor y1 = zeros(g.outputShape()), y2 = zeros(g.outputShape());
+                    CPU.conv2dBatchNormForward(g, x, w, bias, mean, invStd, bw, act == UnaryOp.RELU6 ? null : bb, act, y1);
+                    CPU.conv2dForward(g, x, w, bias, y2);
+                    Tensor z = zeros(g.outputShape());
+                    if (act == null) CPU.batchNormForward(g.n(), oc, hw, y2, mean, invStd, bw, bb, z);
+                    else CPU.batchNormActivationForward(g.n(), oc, hw, y2, mean, invStd, bw, act == UnaryOp.RELU6 ? null : bb, act, z);
+                    assertBitIdentical("conv+bn+" + act + " " + name(c), y1.toFloatArray(), z.toFloatArray());
+                }
+            }
+        }
+
         @Test
         void backwardDataMatchesReference() {
             for (int[] c : CONFIGS) {
