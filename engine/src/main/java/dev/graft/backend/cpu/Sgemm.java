@@ -223,7 +223,8 @@ public final class Sgemm {
                     int dst = base + p * NR;
                     for (int v = 0; v < NR; v += L) {
                         if (nr - v >= L) FloatVector.fromArray(S, b, src + v).intoArray(bp, dst + v);
-                        else FloatVector.fromArray(S, b, src + v, S.indexInRange(v, nr)).intoArray(bp, dst + v);
+                        else if (src + v + L <= b.length) FloatVector.fromArray(S, b, src + v, S.indexInRange(v, nr)).intoArray(bp, dst + v);
+                        else for (int j = v; j < v + L; j++) bp[dst + j] = j < nr ? b[src + j] : 0f;   // masked past the array's end is slow
                     }
                 }
             } else {
@@ -319,13 +320,26 @@ public final class Sgemm {
                     if (bv != null) v = v.add(bv);
                     if (post != null) v = v.sub(mu).mul(sc).add(sh).max(post.lo()).min(post.hi());
                     v.intoArray(c, row + col);
-                } else {
+                } else if (row + col + L <= c.length) {
                     VectorMask<Float> m = S.indexInRange(col, nr);
                     if (beta == 1f) v = v.add(FloatVector.fromArray(S, c, row + col, m));
                     else if (beta != 0f) v = v.add(FloatVector.fromArray(S, c, row + col, m).mul(beta));
                     if (bv != null) v = v.add(bv);
                     if (post != null) v = v.sub(mu).mul(sc).add(sh).max(post.lo()).min(post.hi());
                     v.intoArray(c, row + col, m);
+                } else {
+                    // A masked access reaching past the end of c takes the Vector API's slow per-lane
+                    // checks; go through the tile's row instead (it has room for a whole vector).
+                    int t = r * NR + col, cnt = nr - col;
+                    if (beta != 0f) {
+                        for (int j = 0; j < L; j++) tile[t + j] = j < cnt ? c[row + col + j] : 0f;
+                        FloatVector cv = FloatVector.fromArray(S, tile, t);
+                        v = beta == 1f ? v.add(cv) : v.add(cv.mul(beta));
+                    }
+                    if (bv != null) v = v.add(bv);
+                    if (post != null) v = v.sub(mu).mul(sc).add(sh).max(post.lo()).min(post.hi());
+                    v.intoArray(tile, t);
+                    System.arraycopy(tile, t, c, row + col, cnt);
                 }
             }
         }
