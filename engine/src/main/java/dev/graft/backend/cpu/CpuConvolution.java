@@ -254,6 +254,8 @@ final class CpuConvolution {
      */
     static final class Unfold {
         private final int h, w, oh, ow, p, sh, sw;
+        /** 1×1, stride 1, no padding: a row of the column matrix is the channel plane itself, image after image. */
+        private final boolean pointwise;
         /** Per row: channel plane offset, first input row/column of the tap, valid output-column range. */
         private final int[] chan, iy0, ix0, lo, hi;
         /** Per image of the chunk: offset of the group's first channel plane. */
@@ -267,6 +269,7 @@ final class CpuConvolution {
             p = oh * ow;
             sh = g.strideH();
             sw = g.strideW();
+            pointwise = pointwise(g);
             int kh = g.kh(), kw = g.kw(), rows = g.inPerGroup() * kh * kw;
             chan = new int[rows];
             iy0 = new int[rows];
@@ -287,6 +290,18 @@ final class CpuConvolution {
 
         /** dst[dOff + t·ds] = col[r][q + t] for t &lt; len, walking output rows as contiguous segments. */
         void read(float[] x, int r, int q, int len, float[] dst, int dOff, int ds) {
+            if (pointwise) {   // whole images are contiguous: no per-output-row segments
+                int img = q / p, pos = q - img * p;
+                for (int t = 0; t < len; ) {
+                    int seg = Math.min(len - t, p - pos), s = imgBase[img] + chan[r] + pos, d = dOff + t * ds;
+                    if (ds == 1) System.arraycopy(x, s, dst, d, seg);
+                    else for (int u = 0; u < seg; u++) dst[d + u * ds] = x[s + u];
+                    t += seg;
+                    pos = 0;
+                    img++;
+                }
+                return;
+            }
             int cOff = chan[r], y0 = iy0[r], x0 = ix0[r], l = lo[r], hcol = hi[r];
             int img = q / p, pos = q - img * p, oy = pos / ow, ox = pos - oy * ow;
             for (int t = 0; t < len; ) {
