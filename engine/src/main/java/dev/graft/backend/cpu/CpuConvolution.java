@@ -357,11 +357,61 @@ final class CpuConvolution {
         /** Sgemm B panels of the column matrix itself (k = rows, n = positions). */
         void panels(float[] x, int p0, int kc, int j0, int nc, float[] bp) {
             int nrFull = Sgemm.NR;
+            if (pointwise) {
+                for (int jr = 0; jr < nc; jr += nrFull) {
+                    int nr = Math.min(nrFull, nc - jr), base = jr * kc;
+                    for (int pp = 0; pp < kc; pp++) {
+                        int dst = base + pp * nrFull;
+                        read(x, p0 + pp, j0 + jr, nr, bp, dst, 1);
+                        for (int t = nr; t < nrFull; t++) bp[dst + t] = 0f;
+                    }
+                }
+                return;
+            }
+            // The panel's columns split into output-row segments once; every row of the panel reuses
+            // them (read() would redo the divisions for each of the kc rows).
+            int[] segImg = new int[nrFull + 1], segOy = new int[nrFull + 1], segOx = new int[nrFull + 1], segLen = new int[nrFull + 1];
             for (int jr = 0; jr < nc; jr += nrFull) {
-                int nr = Math.min(nrFull, nc - jr), base = jr * kc;
+                int nr = Math.min(nrFull, nc - jr), base = jr * kc, q = j0 + jr;
+                int img = q / p, pos = q - img * p, oy = pos / ow, ox = pos - oy * ow, segs = 0;
+                for (int t = 0; t < nr; segs++) {
+                    int seg = Math.min(nr - t, ow - ox);
+                    segImg[segs] = img;
+                    segOy[segs] = oy;
+                    segOx[segs] = ox;
+                    segLen[segs] = seg;
+                    t += seg;
+                    ox += seg;
+                    if (ox == ow) {
+                        ox = 0;
+                        if (++oy == oh) {
+                            oy = 0;
+                            img++;
+                        }
+                    }
+                }
                 for (int pp = 0; pp < kc; pp++) {
-                    int dst = base + pp * nrFull;
-                    read(x, p0 + pp, j0 + jr, nr, bp, dst, 1);
+                    int r = p0 + pp, dst = base + pp * nrFull, cOff = chan[r], y0 = iy0[r], x0 = ix0[r], l = lo[r], hcol = hi[r];
+                    int d = dst;
+                    for (int sg = 0; sg < segs; sg++) {
+                        int seg = segLen[sg], sx = segOx[sg], iy = segOy[sg] * sh + y0;
+                        if (iy < 0 || iy >= h) {
+                            for (int u = 0; u < seg; u++) bp[d + u] = 0f;
+                        } else {
+                            int src = imgBase[segImg[sg]] + cOff + iy * w + x0;
+                            int a = Math.min(seg, Math.max(sx, l) - sx), b = Math.max(a, Math.min(sx + seg, hcol) - sx);
+                            int u = 0;
+                            for (; u < a; u++) bp[d + u] = 0f;
+                            if (sw == 1) {
+                                System.arraycopy(x, src + sx + a, bp, d + a, b - a);
+                                u = b;
+                            } else {
+                                for (; u < b; u++) bp[d + u] = x[src + (sx + u) * sw];
+                            }
+                            for (; u < seg; u++) bp[d + u] = 0f;
+                        }
+                        d += seg;
+                    }
                     for (int t = nr; t < nrFull; t++) bp[dst + t] = 0f;
                 }
             }
