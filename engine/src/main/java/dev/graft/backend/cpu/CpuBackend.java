@@ -11,7 +11,6 @@ import dev.graft.tensor.DType;
 import dev.graft.tensor.Device;
 import dev.graft.tensor.Storage;
 import dev.graft.tensor.Tensor;
-import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -64,40 +63,6 @@ public final class CpuBackend implements Backend {
                 + " of backend " + s.backend() + "; move it with tensor.to(...) first");
     }
 
-    /**
-     * Keeps tensors (and so their storages) reachable until here: a kernel works on the raw arrays,
-     * and an unreachable storage's array may be handed out again by {@link CpuMemory}.
-     */
-    private static void fence(Tensor a) {
-        Reference.reachabilityFence(a);
-    }
-
-    private static void fence(Tensor a, Tensor b) {
-        Reference.reachabilityFence(a);
-        Reference.reachabilityFence(b);
-    }
-
-    private static void fence(Tensor a, Tensor b, Tensor c) {
-        Reference.reachabilityFence(a);
-        Reference.reachabilityFence(b);
-        Reference.reachabilityFence(c);
-    }
-
-    private static void fence(Tensor a, Tensor b, Tensor c, Tensor d) {
-        fence(a, b);
-        fence(c, d);
-    }
-
-    private static void fence(Tensor a, Tensor b, Tensor c, Tensor d, Tensor e, Tensor f, Tensor g, Tensor h) {
-        fence(a, b, c, d);
-        fence(e, f, g, h);
-    }
-
-    private static void fence(Tensor a, Tensor b, Tensor c, Tensor d, Tensor e, Tensor f) {
-        fence(a, b, c, d);
-        fence(e, f);
-    }
-
     // ---------------------------------------------------------------- memory
 
     /** Zeros; large arrays come from {@link CpuMemory}'s pool. */
@@ -142,12 +107,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void copy(int[] shape, Storage src, int srcOffset, int[] srcStrides, Storage dst, int dstOffset, int[] dstStrides) {
-        try {
-            copyArrays(shape, data(src), srcOffset, srcStrides, data(dst), dstOffset, dstStrides);
-        } finally {
-            Reference.reachabilityFence(src);
-            Reference.reachabilityFence(dst);
-        }
+        copyArrays(shape, data(src), srcOffset, srcStrides, data(dst), dstOffset, dstStrides);
     }
 
     private static void copyArrays(int[] shape, float[] s, int srcOffset, int[] srcStrides, float[] d, int dstOffset, int[] dstStrides) {
@@ -211,7 +171,6 @@ public final class CpuBackend implements Backend {
         int off = dst.offset(), n = dst.numel();
         float v = (float) value;
         Parallel.forRange(0, n, 4 * GRAIN, (s, e) -> Arrays.fill(d, off + s, off + e, v));
-        fence(dst);
     }
 
     // ---------------------------------------------------------------- element-wise
@@ -219,25 +178,21 @@ public final class CpuBackend implements Backend {
     @Override
     public void unary(UnaryOp op, Tensor x, Tensor y) {
         CpuElementwise.unary(op, data(x), x.offset(), data(y), y.offset(), x.numel());
-        fence(x, y);
     }
 
     @Override
     public void unaryBackward(UnaryOp op, Tensor x, Tensor dy, Tensor dx) {
         CpuElementwise.unaryBackward(op, data(x), x.offset(), data(dy), dy.offset(), data(dx), dx.offset(), x.numel());
-        fence(x, dy, dx);
     }
 
     @Override
     public void binary(BinaryOp op, int[] shape, Tensor a, int[] aStrides, Tensor b, int[] bStrides, Tensor out) {
         CpuElementwise.binary(op, shape, data(a), a.offset(), aStrides, data(b), b.offset(), bStrides, data(out), out.offset());
-        fence(a, b, out);
     }
 
     @Override
     public void scalar(ScalarOp op, Tensor x, double s, Tensor y) {
         CpuElementwise.scalar(op, data(x), x.offset(), s, data(y), y.offset(), x.numel());
-        fence(x, y);
     }
 
     // ---------------------------------------------------------------- reductions
@@ -245,19 +200,16 @@ public final class CpuBackend implements Backend {
     @Override
     public void sum(int[] shape, Tensor x, int[] outStrides, Tensor out) {
         CpuReductions.sum(shape, data(x), x.offset(), outStrides, data(out), out.offset(), out.numel());
-        fence(x, out);
     }
 
     @Override
     public void softmax(Tensor x, Tensor y, int outer, int n, int inner, boolean log) {
         CpuReductions.softmax(data(x), x.offset(), data(y), y.offset(), outer, n, inner, log);
-        fence(x, y);
     }
 
     @Override
     public void softmaxBackward(Tensor y, Tensor dy, Tensor dx, int outer, int n, int inner, boolean log) {
         CpuReductions.softmaxBackward(data(y), y.offset(), data(dy), dy.offset(), data(dx), dx.offset(), outer, n, inner, log);
-        fence(y, dy, dx);
     }
 
     // ---------------------------------------------------------------- linear algebra
@@ -282,7 +234,6 @@ public final class CpuBackend implements Backend {
                 Sgemm.sgemm(transA, transB, m, n, k, al, ad, ao + i * strideA, lda, bd, bo + i * strideB, ldb,
                         be, cd, co + i * strideC, ldc);
         }
-        fence(a, b, c);
     }
 
     // ---------------------------------------------------------------- convolution
@@ -291,7 +242,6 @@ public final class CpuBackend implements Backend {
     public void conv2dForward(ConvGeometry g, Tensor x, Tensor weight, Tensor bias, Tensor y) {
         CpuConvolution.forward(g, data(x), x.offset(), data(weight), weight.offset(),
                 bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), data(y), y.offset());
-        fence(x, weight, bias, y);
     }
 
     /**
@@ -318,19 +268,16 @@ public final class CpuBackend implements Backend {
         CpuConvolution.forward(g, data(x), x.offset(), data(weight), weight.offset(),
                 bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), data(y), y.offset(),
                 new Sgemm.Epilogue(mu, scale, shift, 0, lo, hi));
-        fence(x, weight, bias, mean, invStd, bnWeight, bnBias, y);
     }
 
     @Override
     public void conv2dBackwardData(ConvGeometry g, Tensor dy, Tensor weight, Tensor dx) {
         CpuConvolution.backwardData(g, data(dy), dy.offset(), data(weight), weight.offset(), data(dx), dx.offset());
-        fence(dy, weight, dx);
     }
 
     @Override
     public void conv2dBackwardWeight(ConvGeometry g, Tensor x, Tensor dy, Tensor dWeight) {
         CpuConvolution.backwardWeight(g, data(x), x.offset(), data(dy), dy.offset(), data(dWeight), dWeight.offset());
-        fence(x, dy, dWeight);
     }
 
     // ---------------------------------------------------------------- batch norm
@@ -338,7 +285,6 @@ public final class CpuBackend implements Backend {
     @Override
     public void batchNormStats(int n, int c, int hw, Tensor x, Tensor mean, Tensor var) {
         CpuNormalization.stats(n, c, hw, data(x), x.offset(), data(mean), mean.offset(), data(var), var.offset());
-        fence(x, mean, var);
     }
 
     @Override
@@ -346,7 +292,6 @@ public final class CpuBackend implements Backend {
         CpuNormalization.forward(n, c, hw, data(x), x.offset(), data(mean), mean.offset(), data(invStd), invStd.offset(),
                 weight == null ? null : data(weight), weight == null ? 0 : weight.offset(),
                 bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), data(y), y.offset());
-        fence(x, mean, invStd, weight, bias, y);
     }
 
     @Override
@@ -357,7 +302,6 @@ public final class CpuBackend implements Backend {
                 batchStats, dx == null ? null : data(dx), dx == null ? 0 : dx.offset(),
                 dWeight == null ? null : data(dWeight), dWeight == null ? 0 : dWeight.offset(),
                 dBias == null ? null : data(dBias), dBias == null ? 0 : dBias.offset());
-        fence(x, dy, mean, invStd, weight, dx, dWeight, dBias);
     }
 
     private static float clampHigh(UnaryOp act) {
@@ -374,7 +318,6 @@ public final class CpuBackend implements Backend {
         CpuNormalization.forwardClamped(n, c, hw, data(x), x.offset(), data(mean), mean.offset(), data(invStd), invStd.offset(),
                 weight == null ? null : data(weight), weight == null ? 0 : weight.offset(),
                 bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), 0f, clampHigh(act), data(z), z.offset());
-        fence(x, mean, invStd, weight, bias, z);
     }
 
     @Override
@@ -386,8 +329,6 @@ public final class CpuBackend implements Backend {
                 dx == null ? null : data(dx), dx == null ? 0 : dx.offset(),
                 dWeight == null ? null : data(dWeight), dWeight == null ? 0 : dWeight.offset(),
                 dBias == null ? null : data(dBias), dBias == null ? 0 : dBias.offset());
-        fence(x, z, dz, mean, invStd, weight, dx, dWeight);
-        fence(dBias);
     }
 
     // ---------------------------------------------------------------- pooling
@@ -395,37 +336,31 @@ public final class CpuBackend implements Backend {
     @Override
     public void maxPool2dForward(PoolGeometry g, Tensor x, Tensor y) {
         CpuPooling.maxForward(g, data(x), x.offset(), data(y), y.offset());
-        fence(x, y);
     }
 
     @Override
     public void maxPool2dBackward(PoolGeometry g, Tensor x, Tensor dy, Tensor dx) {
         CpuPooling.maxBackward(g, data(x), x.offset(), data(dy), dy.offset(), data(dx), dx.offset());
-        fence(x, dy, dx);
     }
 
     @Override
     public void avgPool2dForward(PoolGeometry g, Tensor x, Tensor y) {
         CpuPooling.avgForward(g, data(x), x.offset(), data(y), y.offset());
-        fence(x, y);
     }
 
     @Override
     public void avgPool2dBackward(PoolGeometry g, Tensor dy, Tensor dx) {
         CpuPooling.avgBackward(g, data(dy), dy.offset(), data(dx), dx.offset());
-        fence(dy, dx);
     }
 
     @Override
     public void adaptiveAvgPool2dForward(int planes, int h, int w, int oh, int ow, Tensor x, Tensor y) {
         CpuPooling.adaptiveForward(planes, h, w, oh, ow, data(x), x.offset(), data(y), y.offset());
-        fence(x, y);
     }
 
     @Override
     public void adaptiveAvgPool2dBackward(int planes, int h, int w, int oh, int ow, Tensor dy, Tensor dx) {
         CpuPooling.adaptiveBackward(planes, h, w, oh, ow, data(dy), dy.offset(), data(dx), dx.offset());
-        fence(dy, dx);
     }
 
     // ---------------------------------------------------------------- optimizers
@@ -436,7 +371,6 @@ public final class CpuBackend implements Backend {
         CpuOptimizers.sgd(data(param), param.offset(), data(grad), grad.offset(),
                 momentumBuffer == null ? null : data(momentumBuffer), momentumBuffer == null ? 0 : momentumBuffer.offset(),
                 param.numel(), lr, momentum, dampening, weightDecay, nesterov, firstStep);
-        fence(param, grad, momentumBuffer);
     }
 
     @Override
@@ -444,6 +378,5 @@ public final class CpuBackend implements Backend {
                           double eps, double weightDecay, int step) {
         CpuOptimizers.adamw(data(param), param.offset(), data(grad), grad.offset(), data(expAvg), expAvg.offset(),
                 data(expAvgSq), expAvgSq.offset(), param.numel(), lr, beta1, beta2, eps, weightDecay, step);
-        fence(param, grad, expAvg, expAvgSq);
     }
 }

@@ -1,6 +1,5 @@
 package dev.graft.backend.cpu;
 
-import java.lang.ref.Cleaner;
 import java.lang.ref.SoftReference;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -13,20 +12,23 @@ import java.util.Map;
  * sizes, step after step; fresh arrays of that size are zeroed by the JVM and, whenever the heap has
  * grown or shrunk, page-faulted in by the kernel, which on the measured machine cost more than the
  * element-wise kernels that fill them. Here an array goes back to a pool, keyed by its exact length,
- * once the {@link FloatStorage} that owned it is unreachable (a {@link Cleaner} action) or is
- * released explicitly ({@link #release}: autograd does so for gradients it alone has seen, so a
- * backward pass reuses its own temporaries at once), and the next request of that length takes it.
+ * when its storage is released explicitly ({@link #release}): autograd does so for gradients it
+ * alone has seen, so a backward pass reuses its own temporaries at once, and a
+ * {@link dev.graft.tensor.MemoryScope} for every op result of a step. The next request of that length
+ * takes it. Storages never released are left to the garbage collector. (Recycling them once
+ * unreachable, through a Cleaner, was measured and dropped: it keeps dead arrays alive until the
+ * collector has noticed them and the cleaner thread has run, which grew the heap and made code
+ * without scopes five times slower.)
  *
- * <p>Safety: an array is reused only after its storage is unreachable, so no tensor can still see
- * it; {@link CpuBackend}'s kernel entry points keep their tensors reachable until the kernel is done
- * ({@link java.lang.ref.Reference#reachabilityFence}). Pooled arrays are held by soft references,
- * which the collector clears before it would throw {@link OutOfMemoryError}, and the pool holds at
- * most {@link #CAP_BYTES} (half the maximum heap). Arrays below {@link #MIN_POOLED} elements
+ * <p>Safety: an array is reused only after its storage was released, whose caller guarantees that
+ * nothing reads or writes it again; a storage is released at most once. Pooled arrays are held by
+ * soft references, which the collector clears before it would throw {@link OutOfMemoryError}, and
+ * the pool holds at most {@link #CAP_BYTES} (half the maximum heap). Arrays below {@link #MIN_POOLED} elements
  * are allocated normally (the JVM's thread-local allocation is cheaper than pooling them).
  *
  * <p>{@code -Dgraft.cpu.pool=false} turns pooling off; {@code -Dgraft.cpu.poison=true} fills every
- * uninitialized allocation with NaN, so a kernel that leaves part of its output unwritten shows up
- * in tests (the engine's tests run with it).
+ * uninitialized allocation with NaN, so a kernel that leaves part of its output unwritten, or a
+ * tensor used after its memory was released, shows up in tests (the engine's tests run with it).
  */
 final class CpuMemory {
     private CpuMemory() {}
@@ -37,7 +39,6 @@ final class CpuMemory {
     private static final boolean POOL = !"false".equals(System.getProperty("graft.cpu.pool"));
     private static final boolean POISON = Boolean.getBoolean("graft.cpu.poison");
 
-    private static final Cleaner CLEANER = Cleaner.create();
     private static final Map<Integer, ArrayDeque<SoftReference<float[]>>> FREE = new HashMap<>();
     private static long pooledBytes;
     /** Bytes of pooled-size arrays allocated fresh, and taken from the pool, since start. */
@@ -67,7 +68,7 @@ final class CpuMemory {
 
     private static FloatStorage track(float[] a) {
         FloatStorage s = new FloatStorage(a);
-        s.recycle = CLEANER.register(s, () -> giveBack(a));
+        s.recyclable = true;
         return s;
     }
 
@@ -101,9 +102,11 @@ final class CpuMemory {
         pooledBytes += bytes;
     }
 
-    /** Returns s's array to the pool now; the caller guarantees nothing uses s again. */
-    static void release(FloatStorage s) {
-        if (s.recycle != null) s.recycle.clean();
+    /** Returns s's array to the pool (at most once per storage); the caller guarantees nothing uses s again. */
+    static synchronized void release(FloatStorage s) {
+        if (!s.recyclable) return;
+        s.recyclable = false;
+        giveBack(s.data);
     }
 
     /** Empties the pool (the arrays become garbage). */

@@ -5,8 +5,8 @@ import dev.graft.backend.Backend;
 /** float32 elements in a {@code float[]}; served by {@link CpuBackend}. */
 public final class FloatStorage extends HostStorage {
     public final float[] data;
-    /** For pooled arrays: returns {@link #data} to {@link CpuMemory}'s pool (at most once). */
-    java.lang.ref.Cleaner.Cleanable recycle;
+    /** A pool-sized array not yet released: {@link CpuMemory#release} may return it to the pool (guarded by CpuMemory). */
+    boolean recyclable;
 
     public FloatStorage(float[] data) {
         this.data = data;

@@ -88,26 +88,22 @@ class CpuBackendTest {
         }
 
         @Test
-        void largeArraysAreRecycledOnceTheirStorageIsUnreachable() throws InterruptedException {
+        void largeArraysAreRecycledOnceReleasedAndOnlyOnce() {
             int size = CpuMemory.MIN_POOLED + 7;
             assertThat(Boolean.getBoolean("graft.cpu.poison")).as("tests run with -Dgraft.cpu.poison=true").isTrue();
-            float[] first = ((FloatStorage) CPU.allocateUninitialized(size)).data;
-            assertThat(first[0]).isNaN();
-            assertThat(first[size - 1]).isNaN();
-            java.util.Arrays.fill(first, 3f);
-            java.lang.ref.WeakReference<float[]> seen = new java.lang.ref.WeakReference<>(first);
-            first = null;
-            // The storage is unreachable now; after a collection its array goes back to the pool.
-            FloatStorage again = null;
-            for (int i = 0; i < 50 && again == null; i++) {
-                System.gc();
-                Thread.sleep(20);
-                FloatStorage s = (FloatStorage) CPU.allocate(size);
-                if (s.data == seen.get()) again = s;
-            }
-            assertThat(again).as("the pooled array is handed out again").isNotNull();
+            FloatStorage first = (FloatStorage) CPU.allocateUninitialized(size);
+            assertThat(first.data[0]).isNaN();
+            assertThat(first.data[size - 1]).isNaN();
+            java.util.Arrays.fill(first.data, 3f);
+            CPU.release(first);
+            CPU.release(first);   // a second release is ignored: the array must not be handed out twice
+            FloatStorage again = (FloatStorage) CPU.allocate(size);
+            assertThat(again.data).isSameAs(first.data);
             for (float v : again.data) assertThat(v).isZero();   // allocate() zeroes a recycled array
+            FloatStorage other = (FloatStorage) CPU.allocate(size);
+            assertThat(other.data).isNotSameAs(first.data);
             FloatStorage small = (FloatStorage) CPU.allocateUninitialized(10);
+            CPU.release(small);   // below the pooled size: nothing happens
             assertThat(small.data).hasSize(10);
         }
 
