@@ -86,6 +86,16 @@ public final class Sgemm {
         }
     }
 
+    /**
+     * Supplies op(A) without materialising it: writes rows i0 … i0+mc−1 and columns p0 … p0+kc−1 of
+     * op(A) into ap as MR-row micro-panels, {@code ap[ir·kc + p·MR + r]} for the panel starting at row
+     * ir, rows past mc in the last panel set to 0. Called concurrently, each thread with its own ap.
+     */
+    @FunctionalInterface
+    public interface PanelA {
+        void pack(int i0, int mc, int p0, int kc, float[] ap);
+    }
+
     /** The general entry: op(B) (k×n) comes from {@code b} panel by panel; see the array overloads. */
     public static void sgemm(boolean transA, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
                              PanelB b, float beta, float[] c, int cOff, int ldc, float[] rowBias, int biasOff) {
@@ -95,6 +105,13 @@ public final class Sgemm {
     /** As the entry above, then {@code post} (may be null) on every row of C. */
     public static void sgemm(boolean transA, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
                              PanelB b, float beta, float[] c, int cOff, int ldc, float[] rowBias, int biasOff, Epilogue post) {
+        sgemm(m, n, k, alpha, (i0, mc, p0, kc, ap) -> packA(transA, a, aOff, lda, i0, mc, p0, kc, ap), b, beta, c, cOff, ldc,
+                rowBias, biasOff, post);
+    }
+
+    /** The most general entry: both operands come panel by panel. */
+    public static void sgemm(int m, int n, int k, float alpha, PanelA a, PanelB b, float beta, float[] c, int cOff, int ldc,
+                             float[] rowBias, int biasOff, Epilogue post) {
         if (m <= 0 || n <= 0) return;
         if (k <= 0 || alpha == 0f) {
             scale(m, n, beta, c, cOff, ldc, rowBias, biasOff);
@@ -104,7 +121,7 @@ public final class Sgemm {
         int threads = Parallel.threads();
         long work = (long) m * n * k;
         if (threads <= 1 || work < PARALLEL_MIN_WORK || !Parallel.canSplit()) {
-            serial(transA, 0, m, 0, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, post);
+            serial(0, m, 0, n, k, alpha, a, b, beta, c, cOff, ldc, rowBias, biasOff, post);
             return;
         }
         // Split whichever dimension gives the smallest per-thread cost: multiply-adds over tiles
@@ -123,8 +140,8 @@ public final class Sgemm {
             int s = (int) ((long) tiles * ch / chunks) * tile;
             int e = Math.min(extent, (int) ((long) tiles * (ch + 1) / chunks) * tile);
             if (s >= e) return;
-            if (splitM) serial(transA, s, e, 0, n, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, post);
-            else serial(transA, 0, m, s, e, k, alpha, a, aOff, lda, b, beta, c, cOff, ldc, rowBias, biasOff, post);
+            if (splitM) serial(s, e, 0, n, k, alpha, a, b, beta, c, cOff, ldc, rowBias, biasOff, post);
+            else serial(0, m, s, e, k, alpha, a, b, beta, c, cOff, ldc, rowBias, biasOff, post);
         });
     }
 
@@ -139,8 +156,7 @@ public final class Sgemm {
     }
 
     /** The rows [m0, m1) × columns [n0, n1) of C on the calling thread. */
-    private static void serial(boolean transA, int m0, int m1, int n0, int n1, int k, float alpha,
-                               float[] a, int aOff, int lda, PanelB b,
+    private static void serial(int m0, int m1, int n0, int n1, int k, float alpha, PanelA a, PanelB b,
                                float beta, float[] c, int cOff, int ldc, float[] bias, int biasOff, Epilogue post) {
         float[][] buf = BUFFERS.get();
         int kcMax = Math.min(KC, k);
@@ -161,7 +177,7 @@ public final class Sgemm {
                 b.pack(pc, kc, jc, nc, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
-                    packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
+                    a.pack(ic, mc, pc, kc, ap);
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nr = Math.min(NR, nc - jr);
                         for (int ir = 0; ir < mc; ir += MR) {
@@ -188,7 +204,7 @@ public final class Sgemm {
     }
 
     /** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] as MR-row micro-panels: ap[panel·MR·kc + p·MR + r]. */
-    private static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] ap) {
+    static void packA(boolean transA, float[] a, int aOff, int lda, int i0, int mc, int p0, int kc, float[] ap) {
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir);
             int base = ir * kc;

@@ -396,6 +396,8 @@ class CpuBackendTest {
                 {3, 4, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},      // one image per chunk
                 {9, 3, 20, 20, 4, 3, 3, 2, 2, 1, 1, 1, 1, 1},      // several images per chunk, uneven chunks
                 {4, 32, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1},    // big enough to split GEMMs
+                {2, 8, 9, 9, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1},       // weight gradient as dY·colᵀ (K ≤ outC)
+                {3, 16, 10, 10, 80, 3, 3, 2, 2, 1, 1, 1, 1, 1},    // … and with outC > 64
                 {2, 3, 5, 5, 4, 3, 3, 3, 3, 0, 0, 1, 1, 1},        // stride larger than needed
         };
 
