@@ -214,10 +214,10 @@ final class CpuConvolution {
      *
      * <p>Both factors have the positions (the sum's index) as their contiguous dimension, so one of
      * them must be packed transposed into the GEMM's NR-wide panels, element by element. For narrow
-     * layers whose column matrix has more rows than dY (K = inC/groups·kh·kw &gt; outC/groups ≤ 64)
-     * the product is formed transposed, dWᵀ = col · dYᵀ: col then packs as the A operand (MR = 4
-     * rows interleaved, cheap) and only the smaller dY is packed transposed; the K×outC result is
-     * transposed into dw. Each element of dW is the same sum of the same products in the
+     * layers whose column matrix has more rows than dY (K = inC/groups·kh·kw &gt; outC/groups ≤ 64),
+     * and where outC fills the NR-wide micro-tiles better than K, the product is formed transposed,
+     * dWᵀ = col · dYᵀ: col then packs as the A operand (MR = 4 rows interleaved, cheap) and only dY
+     * is packed transposed; the K×outC result is transposed into dw. Each element of dW is the same sum of the same products in the
      * same order either way, so the result is bit-identical.
      */
     private static void weightChunk(ConvGeometry g, float[] x, int xo, float[] dy, int dyo, int img0, int nb,
@@ -225,8 +225,11 @@ final class CpuConvolution {
         int kk = k(g), p = g.oh() * g.ow(), hw = g.h() * g.w(), cin = g.inPerGroup(), cout = g.outPerGroup();
         int cnt = Math.min(nb, g.n() - img0), cols = cnt * p;
         // Measured (Conv2dBenchmark, batch 16): transposed wins for narrow layers (ResNet's stem and
-        // layer1: 93 vs 81 and 108 vs 103 GFLOP/s) and loses for wide ones and 1×1 convolutions.
-        boolean direct1x1 = pointwise(g) && cnt == 1, transposed = !pointwise(g) && kk > cout && cout <= 64;
+        // layer1: 93 vs 81 and 108 vs 103 GFLOP/s) and where it fills the micro-tiles' NR columns
+        // better (the result's width is outC instead of K: MobileNetV2's 1×1 expansions from 16–32
+        // channels), and loses for wide 3×3 layers.
+        boolean direct1x1 = pointwise(g) && cnt == 1;
+        boolean transposed = (!pointwise(g) && kk > cout && cout <= 64) || columnFill(cout) > columnFill(kk) + 0.05;
         Parallel.forRange(0, g.groups(), groupGrain(g, cols), (g0, g1) -> {
             for (int gi = g0; gi < g1; gi++) {
                 float[] a = cnt == 1 ? dy : gatherRows(g, dy, dyo, img0, cnt, gi);
@@ -254,6 +257,11 @@ final class CpuConvolution {
                 }
             }
         });
+    }
+
+    /** The fraction of micro-tile columns doing useful work for a GEMM result n wide. */
+    private static double columnFill(int n) {
+        return (double) n / ((n + Sgemm.NR - 1) / Sgemm.NR * Sgemm.NR);
     }
 
     /** dY rows of group gi for images img0 … img0+cnt side by side: a Cout×(cnt·P) matrix in scratch 1. */
