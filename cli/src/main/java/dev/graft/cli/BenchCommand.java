@@ -108,6 +108,7 @@ final class BenchCommand implements Callable<Integer> {
             r.put("iters", iters);
             r.put("threads", Parallel.threads());
             r.put("device", device);
+            r.put("engine", "graft");
             out.println(new ObjectMapper().writeValueAsString(r));
         } else {
             out.printf("%s %s batch %d: %.2f images/s (median %.3f s per step over %d, min %.3f, max %.3f; %d threads)%n", model, mode,
