@@ -99,19 +99,10 @@ final class CpuNormalization {
         });
     }
 
+    /** y = (x − mean[c])·(invStd[c]·w[c]) + bias[c] ({@link #forwardClamped} without a clamp). */
     static void forward(int n, int c, int hw, float[] x, int xo, float[] mean, int mo, float[] invStd, int io,
                         float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
-        int planes = n * c;
-        Parallel.forRange(0, planes, Math.max(1, CpuBackend.GRAIN / Math.max(1, hw)), (p0, p1) -> {
-            for (int p = p0; p < p1; p++) {
-                int ch = p % c;
-                float mu = mean[mo + ch];
-                float scale = invStd[io + ch] * (w == null ? 1f : w[wo + ch]);
-                float shift = bias == null ? 0f : bias[bo + ch];
-                int xb = xo + p * hw, yb = yo + p * hw;
-                for (int i = 0; i < hw; i++) y[yb + i] = (x[xb + i] - mu) * scale + shift;
-            }
-        });
+        forwardClamped(n, c, hw, x, xo, mean, mo, invStd, io, w, wo, bias, bo, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, y, yo);
     }
 
     /**
@@ -157,8 +148,9 @@ final class CpuNormalization {
     // ---------------------------------------------------------------- fused with ReLU / ReLU6
 
     /**
-     * z = min(max((x − mean)·scale + shift, lo), hi) per plane, with the same roundings as
-     * {@link #forward} followed by the clamp (so bit-identical to the two kernels in sequence).
+     * z = min(max((x − mean)·scale + shift, lo), hi) per plane, scale = invStd·w (w null: 1), shift =
+     * bias (null: 0); the clamp is exact, so with a ReLU/ReLU6 range this is bit-identical to the
+     * batch norm followed by the activation, and with ±∞ it is the batch norm.
      */
     static void forwardClamped(int n, int c, int hw, float[] x, int xo, float[] mean, int mo, float[] invStd, int io,
                                float[] w, int wo, float[] bias, int bo, float lo, float hi, float[] z, int zo) {
