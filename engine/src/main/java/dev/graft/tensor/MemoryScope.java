@@ -29,8 +29,8 @@ import java.util.Set;
  * Parameters, their accumulated {@code grad} (kept automatically), optimizer state and module
  * buffers updated in place are not affected: they are not op results of the scope. Tensors other
  * threads create are not tracked. Scopes nest; {@code keep} exempts a tensor from all open scopes of
- * this thread. Without a scope nothing changes: unreachable memory is recycled after a garbage
- * collection.
+ * this thread. Without a scope nothing changes: the garbage collector reclaims the step's memory
+ * (autograd still recycles the gradients it alone has seen).
  */
 public final class MemoryScope implements AutoCloseable {
     private static final ThreadLocal<MemoryScope> CURRENT = new ThreadLocal<>();
