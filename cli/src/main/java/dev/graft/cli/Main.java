@@ -57,6 +57,8 @@ public final class Main implements Runnable {
         cl.setErr(err);
         try {
             return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            return onOutOfMemory(e, err);
         } finally {
             out.flush();
             err.flush();
@@ -91,6 +93,14 @@ public final class Main implements Runnable {
         String what = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + oneLine(e.getMessage()));
         err.println("graft: internal error: " + what + (debug ? "" : " (run with --debug for the stack trace)"));
         return EXIT_INTERNAL;
+    }
+
+    /** The JVM ran out of heap: one line that says how much there was and what to do, no stack trace. */
+    static int onOutOfMemory(OutOfMemoryError e, PrintWriter err) {
+        long maxMb = Runtime.getRuntime().maxMemory() >> 20;
+        err.println("graft: out of memory (" + oneLine(e.getMessage()) + ", Java heap limit " + maxMb
+                + " MB): give the JVM more, e.g. GRAFT_JAVA_OPTS=-Xmx" + Math.max(2, 2 * maxMb / 1024) + "g, or use a smaller --batch");
+        return EXIT_ERROR;
     }
 
     /** --debug anywhere on the command line (also before a parse error is found). */

@@ -34,6 +34,16 @@ class MainTest {
     }
 
     @Test
+    void runningOutOfHeapIsOneLineWithWhatToDo() {
+        StringWriter err = new StringWriter();
+        int code = Main.onOutOfMemory(new OutOfMemoryError("Java heap space"), new PrintWriter(err, true));
+        assertThat(code).isEqualTo(Main.EXIT_ERROR);
+        assertThat(err.toString().strip()).doesNotContain("\n", "\tat ")
+                .startsWith("graft: out of memory (Java heap space, Java heap limit ")
+                .contains("GRAFT_JAVA_OPTS=-Xmx", "--batch");
+    }
+
+    @Test
     void noArgumentsPrintsTheUsage() {
         Result r = run();
         assertThat(r.code()).isZero();
