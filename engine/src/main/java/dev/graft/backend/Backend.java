@@ -161,6 +161,19 @@ public interface Backend {
     }
 
     /**
+     * z = act(batchNormForward(…) + residual) in one pass (residual shaped like x), act ReLU or ReLU6:
+     * a residual block's last batch norm, shortcut addition and activation. The default runs the
+     * kernels in sequence, in place on z.
+     */
+    default void batchNormAddActivationForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight,
+                                               Tensor bias, Tensor residual, UnaryOp act, Tensor z) {
+        batchNormForward(n, c, hw, x, mean, invStd, weight, bias, z);
+        int[] strides = z.strides();
+        binary(BinaryOp.ADD, z.shape(), z, strides, residual, strides, z);
+        unary(act, z, z);
+    }
+
+    /**
      * Backward of {@link #batchNormActivationForward} from its output z: the activation's gradient
      * (dz where 0 &lt; z &lt; 6 for ReLU6, z &gt; 0 for ReLU, NaN passing, which equals the mask of the
      * pre-activation) feeds {@link #batchNormBackward}. The default materialises it.

@@ -132,9 +132,8 @@ public final class ResNet extends ImageClassifier {
         @Override
         public Tensor forward(Tensor x) {
             Tensor out = BatchNorm2d.convForwardThen(child("conv1"), child("bn1"), child("relu"), x);
-            out = BatchNorm2d.convForwardThen(child("conv2"), child("bn2"), null, out);
             Module ds = child("downsample");
-            return Elementwise.relu(out.add(ds == null ? x : ds.forward(x)));
+            return BatchNorm2d.convForwardAddThen(child("conv2"), child("bn2"), ds == null ? x : ds.forward(x), child("relu"), out);
         }
     }
 
@@ -157,9 +156,8 @@ public final class ResNet extends ImageClassifier {
             Module relu = child("relu");
             Tensor out = BatchNorm2d.convForwardThen(child("conv1"), child("bn1"), relu, x);
             out = BatchNorm2d.convForwardThen(child("conv2"), child("bn2"), relu, out);
-            out = BatchNorm2d.convForwardThen(child("conv3"), child("bn3"), null, out);
             Module ds = child("downsample");
-            return relu.forward(out.add(ds == null ? x : ds.forward(x)));
+            return BatchNorm2d.convForwardAddThen(child("conv3"), child("bn3"), ds == null ? x : ds.forward(x), relu, out);
         }
     }
 }

@@ -70,6 +70,28 @@ public class BatchNorm2d extends Module {
         return activation == null ? norm.forward(y) : forwardThen(norm, activation, y);
     }
 
+    /**
+     * {@code activation.forward(norm.forward(conv.forward(x)).add(residual))}, a residual block's end.
+     * In inference (the conditions of {@link #convForwardThen}) the convolution and batch norm are one
+     * fused kernel; otherwise, with a plain BatchNorm2d and ReLU/ReLU6, the batch norm, addition and
+     * activation are one op ({@link Normalization#batchNormAddActivation}); any other modules run in
+     * sequence.
+     */
+    public static Tensor convForwardAddThen(Module conv, Module norm, Tensor residual, Module activation, Tensor x) {
+        UnaryOp act = activationOf(activation);
+        boolean inference = conv.getClass() == Conv2d.class && norm.getClass() == BatchNorm2d.class
+                && (!norm.isTraining() || ((BatchNorm2d) norm).statsFrozen())
+                && !dev.graft.autograd.Autograd.needsGrad(x, ((Conv2d) conv).weight(), ((Conv2d) conv).bias(),
+                        ((BatchNorm2d) norm).weight(), ((BatchNorm2d) norm).bias());
+        if (inference || norm.getClass() != BatchNorm2d.class || act == null)
+            return activation.forward(convForwardThen(conv, norm, null, x).add(residual));
+        BatchNorm2d bn = (BatchNorm2d) norm;
+        Tensor y = conv.forward(x);
+        if (y.dim() != 4) throw new GraftException("BatchNorm2d: expected 4D input (N, C, H, W), got shape " + Arrays.toString(y.shape()));
+        return Normalization.batchNormAddActivation(y, bn.runningMean(), bn.runningVar(), bn.weight(), bn.bias(),
+                bn.isTraining() && !bn.statsFrozen(), bn.momentum(), bn.eps(), residual, act);
+    }
+
     private static UnaryOp activationOf(Module activation) {
         return activation.getClass() == ReLU.class ? UnaryOp.RELU : activation.getClass() == ReLU6.class ? UnaryOp.RELU6 : null;
     }

@@ -31,6 +31,28 @@ public final class Normalization {
      */
     public static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
                                    boolean training, double momentum, double eps, UnaryOp act) {
+        return batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, null, act);
+    }
+
+    /**
+     * {@code act(batchNorm(…) + residual)} as one op, act ReLU or ReLU6, residual shaped like x: a
+     * residual block's end. Neither the normalized tensor nor the sum is stored (PyTorch's in-place
+     * ReLU saves the same memory); the backward masks dz with the output once and hands the masked
+     * gradient to the batch norm and, unchanged, to the residual. Same values and gradients as the
+     * three ops in sequence.
+     */
+    public static Tensor batchNormAddActivation(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                                boolean training, double momentum, double eps, Tensor residual, UnaryOp act) {
+        if (act == null) throw new GraftException("batch_norm_add_activation needs an activation (ReLU or ReLU6)");
+        if (!Arrays.equals(residual.shape(), x.shape()))
+            throw new GraftException("batch_norm_add_activation: residual of shape " + Arrays.toString(residual.shape())
+                    + " does not match input " + Arrays.toString(x.shape()));
+        Elementwise.checkSameBackend("batch_norm_add_activation", x, residual);
+        return batchNorm(x, runningMean, runningVar, weight, bias, training, momentum, eps, residual, act);
+    }
+
+    private static Tensor batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
+                                    boolean training, double momentum, double eps, Tensor residual, UnaryOp act) {
         if (act != null && act != UnaryOp.RELU && act != UnaryOp.RELU6)
             throw new GraftException("batch_norm: fused activation must be ReLU or ReLU6, got " + act);
         int[] xs = x.shape();
@@ -64,17 +86,28 @@ public final class Normalization {
         Tensor w = weight == null ? null : weight.contiguous();
         Tensor b = bias == null ? null : bias.contiguous();
         Tensor y = x.newEmpty(xs);
+        Tensor rc = residual == null ? null : residual.contiguous();
         if (act == null) be.batchNormForward(n, c, hw, xc, mean, invStd, w, b, y);
-        else be.batchNormActivationForward(n, c, hw, xc, mean, invStd, w, b, act, y);
+        else if (rc == null) be.batchNormActivationForward(n, c, hw, xc, mean, invStd, w, b, act, y);
+        else be.batchNormAddActivationForward(n, c, hw, xc, mean, invStd, w, b, rc, act, y);
         Tensor meanF = mean, invStdF = invStd;
-        return Autograd.record(act == null ? "BatchNorm" : "BatchNorm" + (act == UnaryOp.RELU ? "ReLU" : "ReLU6"), y,
-                new Tensor[] {xc, w, b}, dy -> {
+        String name = "BatchNorm" + (rc == null ? "" : "Add") + (act == null ? "" : act == UnaryOp.RELU ? "ReLU" : "ReLU6");
+        return Autograd.record(name, y, new Tensor[] {xc, w, b, rc}, dy -> {
             Tensor dx = xc.requiresGrad() ? xc.newEmpty(xs) : null;
             Tensor dw = w != null && w.requiresGrad() ? w.newZeros(c) : null;
             Tensor db = b != null && b.requiresGrad() ? b.newZeros(c) : null;
-            if (act == null) be.batchNormBackward(n, c, hw, xc, dy.contiguous(), meanF, invStdF, w, training, dx, dw, db);
-            else be.batchNormActivationBackward(n, c, hw, xc, y, dy.contiguous(), meanF, invStdF, w, training, act, dx, dw, db);
-            return new Tensor[] {dx, dw, db};
+            Tensor dyc = dy.contiguous(), dr = null;
+            if (act == null) {
+                be.batchNormBackward(n, c, hw, xc, dyc, meanF, invStdF, w, training, dx, dw, db);
+            } else if (rc == null) {
+                be.batchNormActivationBackward(n, c, hw, xc, y, dyc, meanF, invStdF, w, training, act, dx, dw, db);
+            } else {
+                // The activation's gradient, read from its output, is the residual's gradient too.
+                dr = y.newEmpty(xs);
+                be.unaryBackward(act, y, dyc, dr);
+                be.batchNormBackward(n, c, hw, xc, dr, meanF, invStdF, w, training, dx, dw, db);
+            }
+            return new Tensor[] {dx, dw, db, rc != null && rc.requiresGrad() ? dr : null};
         });
     }
 

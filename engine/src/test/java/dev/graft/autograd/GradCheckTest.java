@@ -137,6 +137,11 @@ class GradCheckTest {
         check("bn-relu-train", t -> Normalization.batchNorm(t[0], null, null, t[1], t[2], true, 0.1, 1e-5, UnaryOp.RELU), x, w, b);
         check("bn-relu6-eval", t -> Normalization.batchNorm(t[0], rm, rv, t[1], t[2], false, 0.1, 1e-5, UnaryOp.RELU6),
                 x.mul(4.0).detach().requiresGrad(true), w, b);
+        Tensor r = input(rng, 3, 4, 3, 3);
+        check("bn-add-relu-train", t -> Normalization.batchNormAddActivation(t[0], null, null, t[1], t[2], true, 0.1, 1e-5, t[3], UnaryOp.RELU),
+                x, w, b, r);
+        check("bn-add-relu6-eval", t -> Normalization.batchNormAddActivation(t[0], rm, rv, t[1], t[2], false, 0.1, 1e-5, t[3], UnaryOp.RELU6),
+                x.mul(4.0).detach().requiresGrad(true), w, b, r);
     }
 
     @Test

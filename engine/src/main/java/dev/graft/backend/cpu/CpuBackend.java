@@ -317,7 +317,16 @@ public final class CpuBackend implements Backend {
                                            Tensor bias, UnaryOp act, Tensor z) {
         CpuNormalization.forwardClamped(n, c, hw, data(x), x.offset(), data(mean), mean.offset(), data(invStd), invStd.offset(),
                 weight == null ? null : data(weight), weight == null ? 0 : weight.offset(),
-                bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), 0f, clampHigh(act), data(z), z.offset());
+                bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), null, 0, 0f, clampHigh(act), data(z), z.offset());
+    }
+
+    @Override
+    public void batchNormAddActivationForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight,
+                                              Tensor bias, Tensor residual, UnaryOp act, Tensor z) {
+        CpuNormalization.forwardClamped(n, c, hw, data(x), x.offset(), data(mean), mean.offset(), data(invStd), invStd.offset(),
+                weight == null ? null : data(weight), weight == null ? 0 : weight.offset(),
+                bias == null ? null : data(bias), bias == null ? 0 : bias.offset(), data(residual), residual.offset(),
+                0f, clampHigh(act), data(z), z.offset());
     }
 
     @Override

@@ -102,7 +102,7 @@ final class CpuNormalization {
     /** y = (x − mean[c])·(invStd[c]·w[c]) + bias[c] ({@link #forwardClamped} without a clamp). */
     static void forward(int n, int c, int hw, float[] x, int xo, float[] mean, int mo, float[] invStd, int io,
                         float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
-        forwardClamped(n, c, hw, x, xo, mean, mo, invStd, io, w, wo, bias, bo, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, y, yo);
+        forwardClamped(n, c, hw, x, xo, mean, mo, invStd, io, w, wo, bias, bo, null, 0, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, y, yo);
     }
 
     /**
@@ -148,12 +148,13 @@ final class CpuNormalization {
     // ---------------------------------------------------------------- fused with ReLU / ReLU6
 
     /**
-     * z = min(max((x − mean)·scale + shift, lo), hi) per plane, scale = invStd·w (w null: 1), shift =
-     * bias (null: 0); the clamp is exact, so with a ReLU/ReLU6 range this is bit-identical to the
-     * batch norm followed by the activation, and with ±∞ it is the batch norm.
+     * z = min(max((x − mean)·scale + shift [+ r], lo), hi) per plane, scale = invStd·w (w null: 1),
+     * shift = bias (null: 0), r the residual (null: none) added after the batch norm's rounding; the
+     * clamp is exact, so with a ReLU/ReLU6 range this is bit-identical to the kernels in sequence, and
+     * with ±∞ and no residual it is the batch norm.
      */
     static void forwardClamped(int n, int c, int hw, float[] x, int xo, float[] mean, int mo, float[] invStd, int io,
-                               float[] w, int wo, float[] bias, int bo, float lo, float hi, float[] z, int zo) {
+                               float[] w, int wo, float[] bias, int bo, float[] r, int ro, float lo, float hi, float[] z, int zo) {
         int planes = n * c;
         Parallel.forRange(0, planes, Math.max(1, CpuBackend.GRAIN / Math.max(1, hw)), (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
@@ -162,9 +163,17 @@ final class CpuNormalization {
                 float scale = invStd[io + ch] * (w == null ? 1f : w[wo + ch]);
                 float shift = bias == null ? 0f : bias[bo + ch];
                 int xb = xo + p * hw, zb = zo + p * hw, i = 0;
-                for (int end = S.loopBound(hw); i < end; i += L)
-                    FloatVector.fromArray(S, x, xb + i).sub(mu).mul(scale).add(shift).max(lo).min(hi).intoArray(z, zb + i);
-                for (; i < hw; i++) z[zb + i] = Math.min(Math.max((x[xb + i] - mu) * scale + shift, lo), hi);
+                if (r == null) {
+                    for (int end = S.loopBound(hw); i < end; i += L)
+                        FloatVector.fromArray(S, x, xb + i).sub(mu).mul(scale).add(shift).max(lo).min(hi).intoArray(z, zb + i);
+                    for (; i < hw; i++) z[zb + i] = Math.min(Math.max((x[xb + i] - mu) * scale + shift, lo), hi);
+                } else {
+                    int rb = ro + p * hw;
+                    for (int end = S.loopBound(hw); i < end; i += L)
+                        FloatVector.fromArray(S, x, xb + i).sub(mu).mul(scale).add(shift).add(FloatVector.fromArray(S, r, rb + i))
+                                .max(lo).min(hi).intoArray(z, zb + i);
+                    for (; i < hw; i++) z[zb + i] = Math.min(Math.max((x[xb + i] - mu) * scale + shift + r[rb + i], lo), hi);
+                }
             }
         });
     }

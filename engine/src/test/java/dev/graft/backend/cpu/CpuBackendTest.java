@@ -563,6 +563,12 @@ class CpuBackendTest {
                     CPU.unary(act, y, z2);
                     String what = "bn+" + act + " " + java.util.Arrays.toString(s);
                     assertBitIdentical(what + " forward", z.toFloatArray(), z2.toFloatArray());
+                    Tensor r = randn(rng, n, c, hw), zr = zeros(n, c, hw), sum = zeros(n, c, hw), zr2 = zeros(n, c, hw);
+                    CPU.batchNormAddActivationForward(n, c, hw, x, mean, invStd, w, b, r, act, zr);
+                    int[] st = y.strides();
+                    CPU.binary(dev.graft.backend.BinaryOp.ADD, y.shape(), y, st, r, st, sum);
+                    CPU.unary(act, sum, zr2);
+                    assertBitIdentical(what + " with residual, forward", zr.toFloatArray(), zr2.toFloatArray());
                     for (boolean batchStats : new boolean[] {true, false}) {
                         Tensor dx1 = zeros(n, c, hw), dw1 = zeros(c), db1 = zeros(c);
                         Tensor dx2 = zeros(n, c, hw), dw2 = zeros(c), db2 = zeros(c), dy = zeros(n, c, hw);
