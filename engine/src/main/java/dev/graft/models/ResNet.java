@@ -10,7 +10,6 @@ import dev.graft.nn.MaxPool2d;
 import dev.graft.nn.Module;
 import dev.graft.nn.ReLU;
 import dev.graft.nn.Sequential;
-import dev.graft.ops.Elementwise;
 import dev.graft.tensor.Tensor;
 import java.util.Arrays;
 
