@@ -41,9 +41,6 @@ final class CpuMemory {
 
     private static final Map<Integer, ArrayDeque<SoftReference<float[]>>> FREE = new HashMap<>();
     private static long pooledBytes;
-    /** Bytes of pooled-size arrays allocated fresh, and taken from the pool, since start. */
-    private static final java.util.concurrent.atomic.LongAdder FRESH = new java.util.concurrent.atomic.LongAdder(),
-            REUSED = new java.util.concurrent.atomic.LongAdder();
 
     /** A storage of {@code size} zeros. */
     static FloatStorage zeros(int size) {
@@ -51,34 +48,30 @@ final class CpuMemory {
         float[] a = take(size);
         if (a == null) a = new float[size];
         else fill(a, 0f);
-        return track(a);
+        return recyclable(a);
     }
 
     /** A storage of {@code size} elements with unspecified contents (NaN under -Dgraft.cpu.poison=true). */
     static FloatStorage uninitialized(int size) {
-        float[] a = pooled(size) ? take(size) : null;
+        boolean pooled = pooled(size);
+        float[] a = pooled ? take(size) : null;
         if (a == null) a = new float[size];
         if (POISON) fill(a, Float.NaN);
-        return pooled(size) ? track(a) : new FloatStorage(a);
+        return pooled ? recyclable(a) : new FloatStorage(a);
     }
 
     private static boolean pooled(int size) {
         return POOL && size >= MIN_POOLED;
     }
 
-    private static FloatStorage track(float[] a) {
+    private static FloatStorage recyclable(float[] a) {
         FloatStorage s = new FloatStorage(a);
         s.recyclable = true;
         return s;
     }
 
-    private static float[] take(int size) {
-        float[] a = poll(size);
-        (a == null ? FRESH : REUSED).add(4L * size);
-        return a;
-    }
-
-    private static synchronized float[] poll(int size) {
+    /** A pooled array of exactly {@code size} elements, or null. */
+    private static synchronized float[] take(int size) {
         ArrayDeque<SoftReference<float[]>> q = FREE.get(size);
         if (q == null) return null;
         SoftReference<float[]> r;
@@ -88,11 +81,6 @@ final class CpuMemory {
             if (a != null) return a;
         }
         return null;
-    }
-
-    /** {fresh bytes, reused bytes, pooled bytes now}. */
-    static long[] stats() {
-        return new long[] {FRESH.sum(), REUSED.sum(), pooledBytes()};
     }
 
     private static synchronized void giveBack(float[] a) {
@@ -107,17 +95,6 @@ final class CpuMemory {
         if (!s.recyclable) return;
         s.recyclable = false;
         giveBack(s.data);
-    }
-
-    /** Empties the pool (the arrays become garbage). */
-    static synchronized void clear() {
-        FREE.clear();
-        pooledBytes = 0;
-    }
-
-    /** Bytes currently held by the pool (including arrays whose soft references were cleared). */
-    static synchronized long pooledBytes() {
-        return pooledBytes;
     }
 
     private static void fill(float[] a, float v) {
