@@ -44,9 +44,19 @@ public class BatchNorm2d extends Module {
 
     /** {@code act(forward(x))} as one fused op ({@link Normalization#batchNorm} with an activation); act ReLU, ReLU6 or null. */
     public Tensor forward(Tensor x, UnaryOp act) {
+        return forward(x, null, act);
+    }
+
+    /**
+     * {@code act(forward(x) + residual)} as one fused op ({@link Normalization#batchNormAddActivation}),
+     * act ReLU or ReLU6; with a null residual, {@link #forward(Tensor, UnaryOp)}.
+     */
+    public Tensor forward(Tensor x, Tensor residual, UnaryOp act) {
         if (x.dim() != 4) throw new GraftException("BatchNorm2d: expected 4D input (N, C, H, W), got shape " + Arrays.toString(x.shape()));
         boolean batchStats = isTraining() && !statsFrozen();
-        return Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), batchStats, momentum, eps, act);
+        return residual == null
+                ? Normalization.batchNorm(x, runningMean(), runningVar(), weight(), bias(), batchStats, momentum, eps, act)
+                : Normalization.batchNormAddActivation(x, runningMean(), runningVar(), weight(), bias(), batchStats, momentum, eps, residual, act);
     }
 
     /**
@@ -58,16 +68,26 @@ public class BatchNorm2d extends Module {
      */
     public static Tensor convForwardThen(Module conv, Module norm, Module activation, Tensor x) {
         UnaryOp act = activation == null ? null : activationOf(activation);
-        if (conv.getClass() == Conv2d.class && norm.getClass() == BatchNorm2d.class && (activation == null || act != null)) {
+        if ((activation == null || act != null) && fusesInference(conv, norm, x)) {
             Conv2d cv = (Conv2d) conv;
             BatchNorm2d bn = (BatchNorm2d) norm;
-            boolean runningStats = !bn.isTraining() || bn.statsFrozen();
-            if (runningStats && x.dim() == 4 && !dev.graft.autograd.Autograd.needsGrad(x, cv.weight(), cv.bias(), bn.weight(), bn.bias()))
-                return dev.graft.ops.Convolution.conv2dBatchNorm(x, cv.weight(), cv.bias(), cv.stride(), cv.padding(), cv.dilation(),
-                        cv.groups(), bn.runningMean(), bn.runningVar(), bn.weight(), bn.bias(), bn.eps(), act);
+            return dev.graft.ops.Convolution.conv2dBatchNorm(x, cv.weight(), cv.bias(), cv.stride(), cv.padding(), cv.dilation(),
+                    cv.groups(), bn.runningMean(), bn.runningVar(), bn.weight(), bn.bias(), bn.eps(), act);
         }
         Tensor y = conv.forward(x);
         return activation == null ? norm.forward(y) : forwardThen(norm, activation, y);
+    }
+
+    /**
+     * Whether conv → norm can run as one inference kernel: a plain Conv2d and BatchNorm2d, the batch
+     * norm on its running statistics (evaluation mode or frozen), and no gradient needed.
+     */
+    private static boolean fusesInference(Module conv, Module norm, Tensor x) {
+        if (conv.getClass() != Conv2d.class || norm.getClass() != BatchNorm2d.class || x.dim() != 4) return false;
+        Conv2d cv = (Conv2d) conv;
+        BatchNorm2d bn = (BatchNorm2d) norm;
+        return (!bn.isTraining() || bn.statsFrozen())
+                && !dev.graft.autograd.Autograd.needsGrad(x, cv.weight(), cv.bias(), bn.weight(), bn.bias());
     }
 
     /**
@@ -79,17 +99,9 @@ public class BatchNorm2d extends Module {
      */
     public static Tensor convForwardAddThen(Module conv, Module norm, Tensor residual, Module activation, Tensor x) {
         UnaryOp act = activationOf(activation);
-        boolean inference = conv.getClass() == Conv2d.class && norm.getClass() == BatchNorm2d.class
-                && (!norm.isTraining() || ((BatchNorm2d) norm).statsFrozen())
-                && !dev.graft.autograd.Autograd.needsGrad(x, ((Conv2d) conv).weight(), ((Conv2d) conv).bias(),
-                        ((BatchNorm2d) norm).weight(), ((BatchNorm2d) norm).bias());
-        if (inference || norm.getClass() != BatchNorm2d.class || act == null)
+        if (fusesInference(conv, norm, x) || norm.getClass() != BatchNorm2d.class || act == null)
             return activation.forward(convForwardThen(conv, norm, null, x).add(residual));
-        BatchNorm2d bn = (BatchNorm2d) norm;
-        Tensor y = conv.forward(x);
-        if (y.dim() != 4) throw new GraftException("BatchNorm2d: expected 4D input (N, C, H, W), got shape " + Arrays.toString(y.shape()));
-        return Normalization.batchNormAddActivation(y, bn.runningMean(), bn.runningVar(), bn.weight(), bn.bias(),
-                bn.isTraining() && !bn.statsFrozen(), bn.momentum(), bn.eps(), residual, act);
+        return ((BatchNorm2d) norm).forward(conv.forward(x), residual, act);
     }
 
     private static UnaryOp activationOf(Module activation) {
