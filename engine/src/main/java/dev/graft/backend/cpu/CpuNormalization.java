@@ -51,27 +51,6 @@ final class CpuNormalization {
         return s;
     }
 
-    /** Σ dy and Σ dy·(x − mu) over one plane, into acc[0] and acc[1] (added to what is there). */
-    static void gradSums(float[] dy, int go, float[] x, int xo, int len, float mu, double[] acc) {
-        FloatVector s0 = FloatVector.zero(S), s1 = s0, d0 = s0, d1 = s0;
-        int i = 0;
-        for (int end = len - 2 * L; i <= end; i += 2 * L) {
-            FloatVector g0 = FloatVector.fromArray(S, dy, go + i), g1 = FloatVector.fromArray(S, dy, go + i + L);
-            s0 = s0.add(g0);
-            s1 = s1.add(g1);
-            d0 = g0.fma(FloatVector.fromArray(S, x, xo + i).sub(mu), d0);
-            d1 = g1.fma(FloatVector.fromArray(S, x, xo + i + L).sub(mu), d1);
-        }
-        double sumDy = lanes(s0.add(s1)), dot = lanes(d0.add(d1));
-        for (; i < len; i++) {
-            float g = dy[go + i];
-            sumDy += g;
-            dot += (double) g * (x[xo + i] - mu);
-        }
-        acc[0] += sumDy;
-        acc[1] += dot;
-    }
-
     /** The lanes of v added in index order, in double. */
     private static double lanes(FloatVector v) {
         double s = 0;
@@ -105,44 +84,11 @@ final class CpuNormalization {
         forwardClamped(n, c, hw, x, xo, mean, mo, invStd, io, w, wo, bias, bo, null, 0, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, y, yo);
     }
 
-    /**
-     * As PyTorch's CPU batch_norm_backward: with sums Σdy and Σdy·(x − mean) per channel,
-     * training: dx = (dy − Σdy/N − (x − mean)·Σdy(x−mean)·invStd²/N) · invStd · w; eval: dx = dy · invStd · w.
-     */
+    /** {@link #backwardClamped} without an activation: the gradient is dy itself. */
     static void backward(int n, int c, int hw, float[] x, int xo, float[] dy, int dyo, float[] mean, int mo,
                          float[] invStd, int io, float[] w, int wo, boolean batchStats,
                          float[] dx, int dxo, float[] dw, int dwo, float[] db, int dbo) {
-        long count = (long) n * hw;
-        Parallel.forRange(0, c, channelGrain(n, hw), (c0, c1) -> {
-            double[] acc = new double[2];
-            for (int ch = c0; ch < c1; ch++) {
-                float mu = mean[mo + ch], is = invStd[io + ch];
-                float weight = w == null ? 1f : w[wo + ch];
-                acc[0] = acc[1] = 0;
-                if (dw != null || db != null || (dx != null && batchStats)) {
-                    for (int b = 0; b < n; b++) gradSums(dy, dyo + (b * c + ch) * hw, x, xo + (b * c + ch) * hw, hw, mu, acc);
-                }
-                double sumDy = acc[0], dot = acc[1];
-                if (dw != null) dw[dwo + ch] = (float) (dot * is);
-                if (db != null) db[dbo + ch] = (float) sumDy;
-                if (dx == null) continue;
-                float gs = is * weight;
-                if (batchStats) {
-                    float k = (float) (dot * is * is / count);
-                    float gradMean = (float) (sumDy / count);
-                    for (int b = 0; b < n; b++) {
-                        int xb = xo + (b * c + ch) * hw, gb = dyo + (b * c + ch) * hw, ob = dxo + (b * c + ch) * hw;
-                        for (int i = 0; i < hw; i++)
-                            dx[ob + i] = (dy[gb + i] - gradMean - (x[xb + i] - mu) * k) * gs;
-                    }
-                } else {
-                    for (int b = 0; b < n; b++) {
-                        int gb = dyo + (b * c + ch) * hw, ob = dxo + (b * c + ch) * hw;
-                        for (int i = 0; i < hw; i++) dx[ob + i] = dy[gb + i] * gs;
-                    }
-                }
-            }
-        });
+        backwardClamped(n, c, hw, x, xo, null, 0, dy, dyo, mean, mo, invStd, io, w, wo, batchStats, 0f, 0f, dx, dxo, dw, dwo, db, dbo);
     }
 
     // ---------------------------------------------------------------- fused with ReLU / ReLU6
@@ -178,20 +124,26 @@ final class CpuNormalization {
         });
     }
 
-    /** dz where lo &lt; z &lt; hi (NaN passes), else 0: the clamp's gradient read from its output. */
+    /** dz where lo &lt; z &lt; hi (NaN passes), else 0: the clamp's gradient read from its output; dz itself when z is null. */
     private static FloatVector masked(float[] dz, int i, float[] z, float lo, float hi, int zi) {
+        if (z == null) return FloatVector.fromArray(S, dz, i);
         FloatVector v = FloatVector.fromArray(S, z, zi);
         VectorMask<Float> off = v.compare(VectorOperators.LE, lo).or(v.compare(VectorOperators.GE, hi));
         return FloatVector.fromArray(S, dz, i).blend(0f, off);
     }
 
-    private static float masked(float g, float v, float lo, float hi) {
-        return v <= lo || v >= hi ? 0f : g;
+    private static float maskedScalar(float[] dz, int i, float[] z, float lo, float hi, int zi) {
+        if (z == null) return dz[i];
+        float v = z[zi];
+        return v <= lo || v >= hi ? 0f : dz[i];
     }
 
     /**
-     * {@link #backward} of {@link #forwardClamped} from its output z: the gradient entering batch norm
-     * is dz masked by lo &lt; z &lt; hi, computed on the fly in both passes (never stored).
+     * As PyTorch's CPU batch_norm_backward: with sums Σg and Σg·(x − mean) per channel (float lanes
+     * per plane, double across planes), training: dx = (g − Σg/N − (x − mean)·Σg(x−mean)·invStd²/N) ·
+     * invStd · w; eval: dx = g · invStd · w. The gradient g entering batch norm is dz, or, with an
+     * output z of {@link #forwardClamped}, dz masked by lo &lt; z &lt; hi, computed on the fly in both
+     * passes (never stored).
      */
     static void backwardClamped(int n, int c, int hw, float[] x, int xo, float[] z, int zo, float[] dz, int dzo,
                                 float[] mean, int mo, float[] invStd, int io, float[] w, int wo, boolean batchStats,
@@ -204,7 +156,6 @@ final class CpuNormalization {
                 double sumDy = 0, dot = 0;
                 if (dw != null || db != null || (dx != null && batchStats)) {
                     for (int b = 0; b < n; b++) {
-                        // The lane structure of gradSums, so the sums equal the unfused kernels' exactly.
                         int off = (b * c + ch) * hw, i = 0;
                         FloatVector s0 = FloatVector.zero(S), s1 = s0, d0 = s0, d1 = s0;
                         for (int end = hw - 2 * L; i <= end; i += 2 * L) {
@@ -217,7 +168,7 @@ final class CpuNormalization {
                         }
                         double ps = lanes(s0.add(s1)), pd = lanes(d0.add(d1));
                         for (; i < hw; i++) {
-                            float g = masked(dz[dzo + off + i], z[zo + off + i], lo, hi);
+                            float g = maskedScalar(dz, dzo + off + i, z, lo, hi, zo + off + i);
                             ps += g;
                             pd += (double) g * (x[xo + off + i] - mu);
                         }
@@ -239,7 +190,7 @@ final class CpuNormalization {
                         g.mul(gs).intoArray(dx, dxo + off + i);
                     }
                     for (; i < hw; i++) {
-                        float g = masked(dz[dzo + off + i], z[zo + off + i], lo, hi);
+                        float g = maskedScalar(dz, dzo + off + i, z, lo, hi, zo + off + i);
                         dx[dxo + off + i] = batchStats ? (g - gradMean - (x[xo + off + i] - mu) * k) * gs : g * gs;
                     }
                 }
