@@ -89,6 +89,13 @@ final class CpuConvolution {
             CpuDepthwise.forward(g, x, xo, w, wo, bias, bo, y, yo);
             return;
         }
+        if (CpuWinograd.applies(g)) CpuWinograd.forward(g, x, xo, w, wo, bias, bo, y, yo, post);
+        else forwardDirect(g, x, xo, w, wo, bias, bo, y, yo, post);
+    }
+
+    /** The im2col forward of any non-depthwise convolution (the path {@link CpuWinograd} replaces for 3×3 stride 1). */
+    static void forwardDirect(ConvGeometry g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo,
+                              Sgemm.Epilogue post) {
         int nb = imagesPerChunk(g), groups = g.groups();
         int kk = k(g), p = g.oh() * g.ow(), hw = g.h() * g.w(), cin = g.inPerGroup(), cout = g.outPerGroup();
         boolean direct1x1 = pointwise(g);
@@ -131,6 +138,12 @@ final class CpuConvolution {
             CpuDepthwise.backwardData(g, dy, dyo, w, wo, dx, dxo);
             return;
         }
+        if (CpuWinograd.applies(g)) CpuWinograd.backwardData(g, dy, dyo, w, wo, dx, dxo);
+        else backwardDataDirect(g, dy, dyo, w, wo, dx, dxo);
+    }
+
+    /** The GEMM + col2im data gradient of any non-depthwise convolution. */
+    static void backwardDataDirect(ConvGeometry g, float[] dy, int dyo, float[] w, int wo, float[] dx, int dxo) {
         int nb = imagesPerChunk(g), groups = g.groups();
         int kk = k(g), p = g.oh() * g.ow(), hw = g.h() * g.w(), cin = g.inPerGroup(), cout = g.outPerGroup();
         boolean direct1x1 = pointwise(g);
@@ -175,6 +188,12 @@ final class CpuConvolution {
             CpuDepthwise.backwardWeight(g, x, xo, dy, dyo, dw, dwo);
             return;
         }
+        if (CpuWinograd.applies(g)) CpuWinograd.backwardWeight(g, x, xo, dy, dyo, dw, dwo);
+        else backwardWeightDirect(g, x, xo, dy, dyo, dw, dwo);
+    }
+
+    /** The GEMM weight gradient of any non-depthwise convolution, chunk by chunk. */
+    static void backwardWeightDirect(ConvGeometry g, float[] x, int xo, float[] dy, int dyo, float[] dw, int dwo) {
         int nb = imagesPerChunk(g), chunks = (g.n() + nb - 1) / nb;
         if (chunks == 1) {
             weightChunk(g, x, xo, dy, dyo, 0, nb, dw, dwo);

@@ -181,8 +181,7 @@ public final class Sgemm {
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nr = Math.min(NR, nc - jr);
                         for (int ir = 0; ir < mc; ir += MR) {
-                            if (WIDE) kernel4x4(kc, ap, ir * kc, bp, jr * kc, tile);
-                            else kernel6x2(kc, ap, ir * kc, bp, jr * kc, tile);
+                            microKernel(kc, ap, ir * kc, bp, jr * kc, tile, 0);
                             writeTile(tile, c, cOff + (ic + ir) * ldc + jc + jr, ldc, Math.min(MR, mc - ir), nr,
                                     alpha, betaBlock, biasBlock, biasOff + ic + ir, postBlock, ic + ir);
                         }
@@ -256,8 +255,18 @@ public final class Sgemm {
         }
     }
 
+    /**
+     * The micro-kernel: the MR×NR product of an A micro-panel ({@code ap[aOff + p·MR + r]}) and a B
+     * micro-panel ({@code bp[bOff + p·NR + j]}) over depth kc, stored (not added) as
+     * {@code out[outOff + r·NR + j]}.
+     */
+    static void microKernel(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] out, int outOff) {
+        if (WIDE) kernel4x4(kc, ap, aOff, bp, bOff, out, outOff);
+        else kernel6x2(kc, ap, aOff, bp, bOff, out, outOff);
+    }
+
     /** The micro-kernel: tile = A micro-panel (4×kc) · B micro-panel (kc×4 vectors), accumulated in registers. */
-    private static void kernel4x4(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
+    private static void kernel4x4(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile, int t) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S), c23 = FloatVector.zero(S);
@@ -277,14 +286,14 @@ public final class Sgemm {
             FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
         }
-        c00.intoArray(tile, 0 * NR + 0 * L); c01.intoArray(tile, 0 * NR + 1 * L); c02.intoArray(tile, 0 * NR + 2 * L); c03.intoArray(tile, 0 * NR + 3 * L);
-        c10.intoArray(tile, 1 * NR + 0 * L); c11.intoArray(tile, 1 * NR + 1 * L); c12.intoArray(tile, 1 * NR + 2 * L); c13.intoArray(tile, 1 * NR + 3 * L);
-        c20.intoArray(tile, 2 * NR + 0 * L); c21.intoArray(tile, 2 * NR + 1 * L); c22.intoArray(tile, 2 * NR + 2 * L); c23.intoArray(tile, 2 * NR + 3 * L);
-        c30.intoArray(tile, 3 * NR + 0 * L); c31.intoArray(tile, 3 * NR + 1 * L); c32.intoArray(tile, 3 * NR + 2 * L); c33.intoArray(tile, 3 * NR + 3 * L);
+        c00.intoArray(tile, t + 0 * NR + 0 * L); c01.intoArray(tile, t + 0 * NR + 1 * L); c02.intoArray(tile, t + 0 * NR + 2 * L); c03.intoArray(tile, t + 0 * NR + 3 * L);
+        c10.intoArray(tile, t + 1 * NR + 0 * L); c11.intoArray(tile, t + 1 * NR + 1 * L); c12.intoArray(tile, t + 1 * NR + 2 * L); c13.intoArray(tile, t + 1 * NR + 3 * L);
+        c20.intoArray(tile, t + 2 * NR + 0 * L); c21.intoArray(tile, t + 2 * NR + 1 * L); c22.intoArray(tile, t + 2 * NR + 2 * L); c23.intoArray(tile, t + 2 * NR + 3 * L);
+        c30.intoArray(tile, t + 3 * NR + 0 * L); c31.intoArray(tile, t + 3 * NR + 1 * L); c32.intoArray(tile, t + 3 * NR + 2 * L); c33.intoArray(tile, t + 3 * NR + 3 * L);
     }
 
     /** The micro-kernel: tile = A micro-panel (6×kc) · B micro-panel (kc×2 vectors), accumulated in registers. */
-    private static void kernel6x2(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile) {
+    private static void kernel6x2(int kc, float[] ap, int aOff, float[] bp, int bOff, float[] tile, int t) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
         FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
         FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
@@ -308,12 +317,12 @@ public final class Sgemm {
             FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5]);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
         }
-        c00.intoArray(tile, 0 * NR + 0 * L); c01.intoArray(tile, 0 * NR + 1 * L);
-        c10.intoArray(tile, 1 * NR + 0 * L); c11.intoArray(tile, 1 * NR + 1 * L);
-        c20.intoArray(tile, 2 * NR + 0 * L); c21.intoArray(tile, 2 * NR + 1 * L);
-        c30.intoArray(tile, 3 * NR + 0 * L); c31.intoArray(tile, 3 * NR + 1 * L);
-        c40.intoArray(tile, 4 * NR + 0 * L); c41.intoArray(tile, 4 * NR + 1 * L);
-        c50.intoArray(tile, 5 * NR + 0 * L); c51.intoArray(tile, 5 * NR + 1 * L);
+        c00.intoArray(tile, t + 0 * NR + 0 * L); c01.intoArray(tile, t + 0 * NR + 1 * L);
+        c10.intoArray(tile, t + 1 * NR + 0 * L); c11.intoArray(tile, t + 1 * NR + 1 * L);
+        c20.intoArray(tile, t + 2 * NR + 0 * L); c21.intoArray(tile, t + 2 * NR + 1 * L);
+        c30.intoArray(tile, t + 3 * NR + 0 * L); c31.intoArray(tile, t + 3 * NR + 1 * L);
+        c40.intoArray(tile, t + 4 * NR + 0 * L); c41.intoArray(tile, t + 4 * NR + 1 * L);
+        c50.intoArray(tile, t + 5 * NR + 0 * L); c51.intoArray(tile, t + 5 * NR + 1 * L);
     }
 
     /**

@@ -399,6 +399,14 @@ class CpuBackendTest {
                 {2, 8, 9, 9, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1},       // weight gradient as dY·colᵀ (K ≤ outC)
                 {3, 16, 10, 10, 80, 3, 3, 2, 2, 1, 1, 1, 1, 1},    // … and with outC > 64
                 {2, 3, 5, 5, 4, 3, 3, 3, 3, 0, 0, 1, 1, 1},        // stride larger than needed
+                // Winograd F(2x2, 3x3) (3x3 stride 1, >= 16 channels each side):
+                {2, 16, 7, 7, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},      // odd output: clipped last tile row and column
+                {1, 16, 9, 11, 20, 3, 3, 1, 1, 0, 0, 1, 1, 1},     // unpadded (data gradient padded by 2)
+                {2, 17, 6, 13, 18, 3, 3, 1, 1, 2, 2, 1, 1, 1},     // padding 2 (data gradient unpadded)
+                {1, 16, 8, 10, 16, 3, 3, 1, 1, 0, 2, 1, 1, 1},     // different paddings per axis
+                {1, 16, 5, 150, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},    // a tile row wider than a block
+                {20, 16, 2, 3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},     // many tiny images per block
+                {1, 20, 6, 6, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1},      // more output channels than one pass
         };
 
         private ConvGeometry geometry(int[] c) {

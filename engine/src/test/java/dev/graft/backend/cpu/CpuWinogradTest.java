@@ -1,0 +1,86 @@
+package dev.graft.backend.cpu;
+
+import static dev.graft.backend.cpu.CpuTesting.randn;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.graft.backend.ConvGeometry;
+import dev.graft.backend.reference.ReferenceBackend;
+import dev.graft.tensor.DType;
+import dev.graft.tensor.Tensor;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Winograd F(2×2, 3×3) path against float64 convolutions: its error stays within a small factor
+ * of the direct (im2col) path's error on the same inputs. The parity tests of {@link CpuBackendTest}
+ * run it through the backend's dispatch as well.
+ */
+class CpuWinogradTest {
+    private final Random rng = new Random(7);
+
+    private static ConvGeometry geometry(int n, int c, int h, int w, int k, int pad) {
+        return ConvGeometry.of(new int[] {n, c, h, w}, new int[] {k, c, 3, 3}, new int[] {1, 1}, new int[] {pad, pad},
+                new int[] {1, 1}, 1);
+    }
+
+    @Test
+    void takesOnlyStrideOneThreeByThreeConvolutionsWithEnoughChannels() {
+        assertThat(CpuWinograd.applies(geometry(16, 64, 56, 56, 64, 1))).isTrue();
+        assertThat(CpuWinograd.applies(geometry(16, 512, 7, 7, 512, 1))).isTrue();
+        assertThat(CpuWinograd.applies(geometry(1, 3, 224, 224, 64, 1))).as("3 input channels").isFalse();
+        assertThat(CpuWinograd.applies(ConvGeometry.of(new int[] {1, 64, 56, 56}, new int[] {128, 64, 3, 3},
+                new int[] {2, 2}, new int[] {1, 1}, new int[] {1, 1}, 1))).as("stride 2").isFalse();
+        assertThat(CpuWinograd.applies(ConvGeometry.of(new int[] {1, 64, 56, 56}, new int[] {64, 32, 3, 3},
+                new int[] {1, 1}, new int[] {1, 1}, new int[] {1, 1}, 2))).as("groups").isFalse();
+        assertThat(CpuWinograd.applies(ConvGeometry.of(new int[] {1, 64, 56, 56}, new int[] {64, 64, 3, 3},
+                new int[] {1, 1}, new int[] {2, 2}, new int[] {2, 2}, 1))).as("dilation").isFalse();
+        assertThat(CpuWinograd.applies(ConvGeometry.of(new int[] {1, 64, 56, 56}, new int[] {64, 64, 1, 1},
+                new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}, 1))).as("1x1").isFalse();
+    }
+
+    /** Largest |a − exact| over the largest |exact|. */
+    private static double relError(float[] a, double[] exact) {
+        double err = 0, scale = 1e-30;
+        for (int i = 0; i < a.length; i++) {
+            err = Math.max(err, Math.abs(a[i] - exact[i]));
+            scale = Math.max(scale, Math.abs(exact[i]));
+        }
+        return err / scale;
+    }
+
+    @Test
+    void errorIsCloseToTheDirectConvolutionsOnResNetSizedLayers() {
+        ReferenceBackend f64 = ReferenceBackend.FLOAT64;
+        for (int[] s : new int[][] {{2, 64, 14, 14, 64, 1}, {1, 128, 9, 11, 96, 1}, {2, 256, 7, 7, 256, 1}, {1, 32, 12, 12, 48, 0}}) {
+            ConvGeometry g = geometry(s[0], s[1], s[2], s[3], s[4], s[5]);
+            Tensor x = randn(rng, s[0], s[1], s[2], s[3]), w = randn(rng, g.weightShape()), dy = randn(rng, g.outputShape());
+            float[] xa = x.toFloatArray(), wa = w.toFloatArray(), dya = dy.toFloatArray();
+
+            Tensor y64 = Tensor.zeros(DType.FLOAT64, x.device(), g.outputShape());
+            f64.conv2dForward(g, x.to(DType.FLOAT64), w.to(DType.FLOAT64), null, y64);
+            float[] yw = new float[y64.numel()], yd = new float[y64.numel()];
+            CpuWinograd.forward(g, xa, 0, wa, 0, null, 0, yw, 0, null);
+            CpuConvolution.forwardDirect(g, xa, 0, wa, 0, null, 0, yd, 0, null);
+            compare("forward " + g, relError(yw, y64.toDoubleArray()), relError(yd, y64.toDoubleArray()));
+
+            Tensor dx64 = Tensor.zeros(DType.FLOAT64, x.device(), x.shape());
+            f64.conv2dBackwardData(g, dy.to(DType.FLOAT64), w.to(DType.FLOAT64), dx64);
+            float[] dxw = new float[xa.length], dxd = new float[xa.length];
+            CpuWinograd.backwardData(g, dya, 0, wa, 0, dxw, 0);
+            CpuConvolution.backwardDataDirect(g, dya, 0, wa, 0, dxd, 0);
+            compare("data gradient " + g, relError(dxw, dx64.toDoubleArray()), relError(dxd, dx64.toDoubleArray()));
+
+            Tensor dw64 = Tensor.zeros(DType.FLOAT64, x.device(), w.shape());
+            f64.conv2dBackwardWeight(g, x.to(DType.FLOAT64), dy.to(DType.FLOAT64), dw64);
+            float[] dww = new float[wa.length], dwd = new float[wa.length];
+            CpuWinograd.backwardWeight(g, xa, 0, dya, 0, dww, 0);
+            CpuConvolution.backwardWeightDirect(g, xa, 0, dya, 0, dwd, 0);
+            compare("weight gradient " + g, relError(dww, dw64.toDoubleArray()), relError(dwd, dw64.toDoubleArray()));
+        }
+    }
+
+    private static void compare(String what, double winograd, double direct) {
+        assertThat(winograd).as("%s: Winograd error %.3g vs direct %.3g", what, winograd, direct)
+                .isLessThan(Math.max(4 * direct, 1e-6)).isLessThan(1e-5);
+    }
+}
