@@ -43,14 +43,21 @@ final class CpuWinograd {
 
     private static final VectorMask<Float> EVEN = VectorMask.fromLong(S, 0x5555_5555_5555_5555L);
     private static final VectorMask<Float> ODD = VectorMask.fromLong(S, 0xAAAA_AAAA_AAAA_AAAAL);
-    /** Interleaving two vectors a, b: lanes a0 b0 a1 b1 … (ZIP_LO) and the upper halves (ZIP_HI). */
-    private static final VectorShuffle<Float> ZIP_LO = VectorShuffle.fromOp(S, i -> (i & 1) == 0 ? i / 2 : i / 2 - L);
-    private static final VectorShuffle<Float> ZIP_HI = VectorShuffle.fromOp(S, i -> (i & 1) == 0 ? L / 2 + i / 2 : L / 2 + i / 2 - L);
+    /**
+     * Interleaving a and b (a0 b0 a1 b1 …): each spread by a one-vector permutation (lane i takes
+     * lane i/2, or L/2 + i/2 for the upper halves), then blended on the odd lanes. (The two-vector
+     * {@code rearrange} is not compiled to a permutation by C2 and allocates.)
+     */
+    private static final VectorShuffle<Float> SPREAD_LO = VectorShuffle.fromOp(S, i -> i / 2);
+    private static final VectorShuffle<Float> SPREAD_HI = VectorShuffle.fromOp(S, i -> L / 2 + i / 2);
 
-    /** Per-thread scratch: 0 transformed input V, 1 products M, 2 de-interleaved input rows, 3 padded row. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
-    /** The caller's transformed weights (read by every worker during one call). */
-    private static final ThreadLocal<float[][]> WEIGHTS = ThreadLocal.withInitial(() -> new float[1][]);
+    /** Per-thread scratch: 0 transformed input V, 1 products M (or transformed dy), 2 one padded row. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][]);
+    /**
+     * The caller's arrays, read by every worker during one call: 0 transformed weights U (or the
+     * weight gradient's dU), 1 split input, 2 split dy.
+     */
+    private static final ThreadLocal<float[][]> SHARED = ThreadLocal.withInitial(() -> new float[3][]);
 
     private static float[] scratch(float[][] s, int slot, int size) {
         if (s[slot] == null || s[slot].length < size) s[slot] = new float[size];
@@ -67,43 +74,46 @@ final class CpuWinograd {
     /** y = conv(x, w) + bias, then {@code post} (may be null) per output channel. */
     static void forward(ConvGeometry g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo,
                         Sgemm.Epilogue post) {
-        float[] u = transformWeights(w, wo, g.outC(), g.inC(), false);
-        run(g.n(), g.inC(), g.h(), g.w(), g.outC(), g.oh(), g.ow(), g.padH(), g.padW(), x, xo, u, bias, bo, post, y, yo);
+        Shape sh = new Shape(g.n(), g.inC(), g.h(), g.w(), g.outC(), g.oh(), g.ow(), g.padH(), g.padW());
+        float[] u = transformWeights(w, wo, sh.k, sh.c, false);
+        run(sh, split(sh, x, xo, sh.n * sh.c, sh.h, sh.w, sh.padH, sh.padW, sh.inRows, 1), u, bias, bo, post, y, yo);
     }
 
     /** dx = the data gradient of conv(x, w) for dy: a convolution of dy with the flipped, transposed w. */
     static void backwardData(ConvGeometry g, float[] dy, int dyo, float[] w, int wo, float[] dx, int dxo) {
-        float[] u = transformWeights(w, wo, g.inC(), g.outC(), true);
-        run(g.n(), g.outC(), g.oh(), g.ow(), g.inC(), g.h(), g.w(), 2 - g.padH(), 2 - g.padW(), dy, dyo, u, null, 0, null, dx, dxo);
+        Shape sh = new Shape(g.n(), g.outC(), g.oh(), g.ow(), g.inC(), g.h(), g.w(), 2 - g.padH(), 2 - g.padW());
+        float[] u = transformWeights(w, wo, sh.k, sh.c, true);
+        run(sh, split(sh, dy, dyo, sh.n * sh.c, sh.h, sh.w, sh.padH, sh.padW, sh.inRows, 1), u, null, 0, null, dx, dxo);
     }
 
     /**
      * dw = the weight gradient of conv(x, w) for dy (overwritten): {@code dU_ξ = Σ_tiles (A dY Aᵀ)_ξ ·
      * (Bᵀ d B)_ξᵀ}, one GEMM per ξ and block of {@link #NBW} tiles, then {@code dW = Gᵀ dU G}. Threads
-     * take disjoint sets of ξ and go through all blocks in order, so every ξ sums its blocks in the
+     * take disjoint rows of ξ and go through all blocks in order, so every ξ sums its blocks in the
      * same order whatever the thread count.
      */
     static void backwardWeight(ConvGeometry g, float[] x, int xo, float[] dy, int dyo, float[] dw, int dwo) {
-        Shape sh = new Shape(g.n(), g.inC(), g.h(), g.w(), g.outC(), g.oh(), g.ow(), g.padH(), g.padW(), NBW);
-        int c = sh.c, k = sh.k, perImage = sh.th * sh.tw;
-        float[] du = scratch(WEIGHTS.get(), 0, 16 * k * c);
-        int chunks = Parallel.canSplit() ? Math.min(Parallel.threads(), 16) : 1;
+        Shape sh = new Shape(g.n(), g.inC(), g.h(), g.w(), g.outC(), g.oh(), g.ow(), g.padH(), g.padW());
+        int c = sh.c, k = sh.k, perImage = sh.th * sh.tw, rs = sh.rs;
+        float[] xs = split(sh, x, xo, sh.n * c, sh.h, sh.w, sh.padH, sh.padW, sh.inRows, 1);
+        float[] dys = split(sh, dy, dyo, sh.n * k, sh.oh, sh.ow, 0, 0, 2 * sh.th, 2);
+        float[] du = scratch(SHARED.get(), 0, 16 * k * c);
+        // Threads take whole rows a of the 4×4 ξ grid (at most 4 threads).
+        int chunks = Parallel.canSplit() ? Math.min(Parallel.threads(), 4) : 1;
         Parallel.run(chunks, ch -> {
-            int x0 = 16 * ch / chunks, x1 = 16 * (ch + 1) / chunks, nx = x1 - x0;
+            int a0 = 4 * ch / chunks, a1 = 4 * (ch + 1) / chunks, x0 = 4 * a0, x1 = 4 * a1, nx = x1 - x0;
             float[][] s = SCRATCH.get();
             float[] v = scratch(s, 0, nx * c * NBW + L);
             float[] m = scratch(s, 1, nx * k * NBW + L);
-            float[] eo = scratch(s, 2, 8 * sh.rowStride);
-            float[] row = scratch(s, 3, sh.rowStride * 2 + 2 * L);
             for (int t0 = 0; t0 < sh.tiles; t0 += NBW) {
                 int nbt = Math.min(NBW, sh.tiles - t0);
                 for (int t = t0; t < t0 + nbt; ) {
                     int img = t / perImage, rem = t % perImage, ti = rem / sh.tw, tj = rem % sh.tw;
                     int len = Math.min(sh.tw - tj, t0 + nbt - t), col = t - t0;
                     for (int ci = 0; ci < c; ci++)
-                        transformInput(sh, x, xo + (img * c + ci) * sh.h * sh.w, ti, tj, len, v, ci * NBW + col, c * NBW, x0, x1, eo, row);
+                        transformInput(xs, ((img * c + ci) * sh.inRows + 2 * ti) * 2 * rs + tj, rs, len, v, ci * NBW + col, c * NBW, a0, a1);
                     for (int ki = 0; ki < k; ki++)
-                        transformGrad(sh, dy, dyo + (img * k + ki) * sh.oh * sh.ow, ti, tj, len, m, ki * NBW + col, k * NBW, x0, x1, eo, row);
+                        transformGrad(dys, ((img * k + ki) * 2 * sh.th + 2 * ti) * 2 * rs + tj, rs, len, m, ki * NBW + col, k * NBW, a0, a1);
                     t += len;
                 }
                 for (int xi = x0; xi < x1; xi++)
@@ -113,24 +123,34 @@ final class CpuWinograd {
         });
         int plane = k * c;
         Parallel.forRange(0, plane, 1024, (p0, p1) -> {
-            double[] t = new double[12];
             for (int p = p0; p < p1; p++) {
-                // X = Gᵀ dU (3×4), then dW = X G (3×3), in double, rounded once.
+                // X = Gᵀ dU (3×4) column by column, then dW = X G (3×3) row by row.
+                float x00 = 0, x01 = 0, x02 = 0, x03 = 0, x10 = 0, x11 = 0, x12 = 0, x13 = 0, x20 = 0, x21 = 0, x22 = 0, x23 = 0;
                 for (int b = 0; b < 4; b++) {
-                    double u0 = du[p + b * plane], u1 = du[p + (4 + b) * plane], u2 = du[p + (8 + b) * plane], u3 = du[p + (12 + b) * plane];
-                    t[b] = u0 + 0.5 * (u1 + u2);
-                    t[4 + b] = 0.5 * (u1 - u2);
-                    t[8 + b] = 0.5 * (u1 + u2) + u3;
+                    float u0 = du[p + b * plane], u1 = du[p + (4 + b) * plane], u2 = du[p + (8 + b) * plane], u3 = du[p + (12 + b) * plane];
+                    float h = 0.5f * (u1 + u2), d = 0.5f * (u1 - u2);
+                    float r0 = u0 + h, r2 = h + u3;
+                    switch (b) {
+                        case 0 -> { x00 = r0; x10 = d; x20 = r2; }
+                        case 1 -> { x01 = r0; x11 = d; x21 = r2; }
+                        case 2 -> { x02 = r0; x12 = d; x22 = r2; }
+                        default -> { x03 = r0; x13 = d; x23 = r2; }
+                    }
                 }
                 int out = dwo + p * 9;
-                for (int i = 0; i < 3; i++) {
-                    double t0 = t[4 * i], t1 = t[4 * i + 1], t2 = t[4 * i + 2], t3 = t[4 * i + 3];
-                    dw[out + 3 * i] = (float) (t0 + 0.5 * (t1 + t2));
-                    dw[out + 3 * i + 1] = (float) (0.5 * (t1 - t2));
-                    dw[out + 3 * i + 2] = (float) (0.5 * (t1 + t2) + t3);
-                }
+                rowTimesG(x00, x01, x02, x03, dw, out);
+                rowTimesG(x10, x11, x12, x13, dw, out + 3);
+                rowTimesG(x20, x21, x22, x23, dw, out + 6);
             }
         });
+    }
+
+    /** [t0 t1 t2 t3] · G (4×3) into dw[at … at+2]. */
+    private static void rowTimesG(float t0, float t1, float t2, float t3, float[] dw, int at) {
+        float h = 0.5f * (t1 + t2);
+        dw[at] = t0 + h;
+        dw[at + 1] = 0.5f * (t1 - t2);
+        dw[at + 2] = h + t3;
     }
 
     // ---------------------------------------------------------------- weights
@@ -141,37 +161,31 @@ final class CpuWinograd {
      * w[c][k] rotated by 180° (the data gradient), w being (c, k, 3, 3); otherwise w is (k, c, 3, 3).
      */
     private static float[] transformWeights(float[] w, int wo, int kOut, int cIn, boolean flipped) {
-        int kPad = (kOut + MR - 1) / MR * MR;
-        float[][] slot = WEIGHTS.get();
-        float[] u = scratch(slot, 0, 16 * kPad * cIn);
+        int kPad = (kOut + MR - 1) / MR * MR, plane = kPad * cIn;
+        float[] u = scratch(SHARED.get(), 0, 16 * plane);
         Parallel.forRange(0, kPad / MR, Math.max(1, 4096 / Math.max(1, cIn)), (p0, p1) -> {
-            double[] t = new double[12];
             for (int kr = p0 * MR; kr < p1 * MR; kr += MR) {
                 for (int r = 0; r < MR; r++) {
                     int k = kr + r;
                     for (int c = 0; c < cIn; c++) {
                         int at = kr * cIn + c * MR + r;
                         if (k >= kOut) {
-                            for (int xi = 0; xi < 16; xi++) u[xi * kPad * cIn + at] = 0f;
+                            for (int xi = 0; xi < 16; xi++) u[xi * plane + at] = 0f;
                             continue;
                         }
                         int src = flipped ? wo + (c * kOut + k) * 9 : wo + (k * cIn + c) * 9;
-                        // t = G g (4×3); then U = t Gᵀ (4×4), in double, rounded once.
-                        for (int j = 0; j < 3; j++) {
-                            double g0 = tap(w, src, 0, j, flipped), g1 = tap(w, src, 1, j, flipped), g2 = tap(w, src, 2, j, flipped);
-                            t[j] = g0;
-                            t[3 + j] = (g0 + g1 + g2) * 0.5;
-                            t[6 + j] = (g0 - g1 + g2) * 0.5;
-                            t[9 + j] = g2;
-                        }
-                        for (int a = 0; a < 4; a++) {
-                            double t0 = t[3 * a], t1 = t[3 * a + 1], t2 = t[3 * a + 2];
-                            int base = (a * 4) * kPad * cIn + at;
-                            u[base] = (float) t0;
-                            u[base + kPad * cIn] = (float) ((t0 + t1 + t2) * 0.5);
-                            u[base + 2 * kPad * cIn] = (float) ((t0 - t1 + t2) * 0.5);
-                            u[base + 3 * kPad * cIn] = (float) t2;
-                        }
+                        // Rotating by 180° reverses the 9 taps.
+                        int s0 = flipped ? src + 8 : src, step = flipped ? -1 : 1;
+                        float g00 = w[s0], g01 = w[s0 + step], g02 = w[s0 + 2 * step];
+                        float g10 = w[s0 + 3 * step], g11 = w[s0 + 4 * step], g12 = w[s0 + 5 * step];
+                        float g20 = w[s0 + 6 * step], g21 = w[s0 + 7 * step], g22 = w[s0 + 8 * step];
+                        // T = G g (4×3): rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2; then U = T Gᵀ row by row.
+                        float h0 = 0.5f * (g00 + g20), h1 = 0.5f * (g01 + g21), h2 = 0.5f * (g02 + g22);
+                        float m0 = 0.5f * g10, m1 = 0.5f * g11, m2 = 0.5f * g12;
+                        rowTimesGt(g00, g01, g02, u, at, plane);
+                        rowTimesGt(h0 + m0, h1 + m1, h2 + m2, u, at + 4 * plane, plane);
+                        rowTimesGt(h0 - m0, h1 - m1, h2 - m2, u, at + 8 * plane, plane);
+                        rowTimesGt(g20, g21, g22, u, at + 12 * plane, plane);
                     }
                 }
             }
@@ -179,54 +193,94 @@ final class CpuWinograd {
         return u;
     }
 
-    private static double tap(float[] w, int src, int i, int j, boolean flipped) {
-        return flipped ? w[src + (2 - i) * 3 + (2 - j)] : w[src + i * 3 + j];
+    /** [t0 t1 t2] · Gᵀ (3×4) into u[at + b·plane], b = 0 … 3. */
+    private static void rowTimesGt(float t0, float t1, float t2, float[] u, int at, int plane) {
+        float h = 0.5f * (t0 + t2), m = 0.5f * t1;
+        u[at] = t0;
+        u[at + plane] = h + m;
+        u[at + 2 * plane] = h - m;
+        u[at + 3 * plane] = t2;
     }
 
     // ---------------------------------------------------------------- the convolution
 
     /**
-     * y (n, kOut, oh, ow) = conv3×3(x (n, cIn, h, w), padding padH/padW) with transformed weights u,
-     * plus bias (may be null), then post (may be null).
+     * The problem: input (n, c, h, w) padded by padH/padW, k output channels of (oh, ow); th × tw
+     * tiles of 2×2 outputs per image; the input split into inRows padded rows of row stride rs.
      */
-    private static void run(int n, int cIn, int h, int w, int kOut, int oh, int ow, int padH, int padW,
-                            float[] x, int xo, float[] u, float[] bias, int bo, Sgemm.Epilogue post, float[] y, int yo) {
-        Shape sh = new Shape(n, cIn, h, w, kOut, oh, ow, padH, padW, NB);
+    private record Shape(int n, int c, int h, int w, int k, int oh, int ow, int padH, int padW,
+                         int th, int tw, int tiles, int kPad, int inRows, int rs) {
+        Shape(int n, int c, int h, int w, int k, int oh, int ow, int padH, int padW) {
+            this(n, c, h, w, k, oh, ow, padH, padW, (oh + 1) / 2, (ow + 1) / 2, n * ((oh + 1) / 2) * ((ow + 1) / 2),
+                    (k + MR - 1) / MR * MR, 2 * ((oh + 1) / 2) + 2, (ow + 1) / 2 + 1);
+        }
+    }
+
+    /**
+     * Splits every row of the (planes, rows, cols) tensor at src into its even and odd columns,
+     * padded: split row r of a plane is source row r − padH (zero outside), its column j of the even
+     * half is source column 2j − padW and of the odd half 2j + 1 − padW (zero outside); tw + 1 columns
+     * per half at row stride rs (halves at 2·rs per row), {@code outRows} rows per plane. Then each
+     * tile's columns are plain vector loads. Returns the caller's shared slot {@code slot}.
+     */
+    private static float[] split(Shape sh, float[] src, int off, int planes, int rows, int cols, int padH, int padW,
+                                 int outRows, int slot) {
+        int rs = sh.rs, half = sh.tw + 1, span = 2 * half;
+        int spanV = (span + 2 * L - 1) / (2 * L) * (2 * L);
+        float[] out = scratch(SHARED.get(), slot, planes * outRows * 2 * rs + 2 * L);   // slack: whole-vector loads of the last tiles
+        int lo = Math.max(0, padW), hi = Math.min(span, cols + padW);   // padded row q = source column q − padW
+        Parallel.forRange(0, planes * outRows, Math.max(1, CpuBackend.GRAIN / Math.max(1, span)), (r0, r1) -> {
+            float[] row = scratch(SCRATCH.get(), 2, spanV);
+            for (int pr = r0; pr < r1; pr++) {
+                int plane = pr / outRows, r = pr % outRows, hIn = r - padH, e = pr * 2 * rs;
+                if (hIn < 0 || hIn >= rows || hi <= lo) {
+                    java.util.Arrays.fill(out, e, e + 2 * rs, 0f);
+                    continue;
+                }
+                java.util.Arrays.fill(row, 0, lo, 0f);
+                System.arraycopy(src, off + (plane * rows + hIn) * cols + lo - padW, row, lo, hi - lo);
+                java.util.Arrays.fill(row, hi, spanV, 0f);
+                for (int q = 0, j = 0; q < spanV; q += 2 * L, j += L) {
+                    FloatVector a = FloatVector.fromArray(S, row, q), b = FloatVector.fromArray(S, row, q + L);
+                    // Halves are packed tightly (rs = tw + 1): masked stores, so no row writes into
+                    // another (rows are split on several threads).
+                    int n0 = Math.max(0, Math.min(L / 2, half - j)), n1 = Math.max(0, Math.min(L / 2, half - j - L / 2));
+                    VectorMask<Float> m0 = VectorMask.fromLong(S, (1L << n0) - 1), m1 = VectorMask.fromLong(S, (1L << n1) - 1);
+                    a.compress(EVEN).intoArray(out, e + j, m0);
+                    b.compress(EVEN).intoArray(out, e + j + L / 2, m1);
+                    a.compress(ODD).intoArray(out, e + rs + j, m0);
+                    b.compress(ODD).intoArray(out, e + rs + j + L / 2, m1);
+                }
+            }
+        });
+        return out;
+    }
+
+    /** The forward convolution of split input xs with transformed weights u, plus bias, then post. */
+    private static void run(Shape sh, float[] xs, float[] u, float[] bias, int bo, Sgemm.Epilogue post, float[] y, int yo) {
         int blocks = (sh.tiles + NB - 1) / NB;
         int chunks = Math.min(Parallel.threads(), blocks);
         Parallel.run(chunks, ch -> {
             int b0 = (int) ((long) blocks * ch / chunks), b1 = (int) ((long) blocks * (ch + 1) / chunks);
             float[][] s = SCRATCH.get();
-            float[] v = scratch(s, 0, 16 * cIn * NR + L);
+            float[] v = scratch(s, 0, 16 * sh.c * NR + L);
             float[] m = scratch(s, 1, 16 * KB * NR + L);
-            float[] eo = scratch(s, 2, 8 * sh.rowStride);
-            float[] row = scratch(s, 3, sh.rowStride * 2 + 2 * L);
             for (int b = b0; b < b1; b++) {
                 int t0 = b * NB, nbt = Math.min(NB, sh.tiles - t0);
-                block(sh, t0, nbt, x, xo, u, bias, bo, post, y, yo, v, m, eo, row);
+                block(sh, t0, nbt, xs, u, bias, bo, post, y, yo, v, m);
             }
         });
     }
 
-    /** The problem's sizes and derived tile counts. */
-    private record Shape(int n, int c, int h, int w, int k, int oh, int ow, int padH, int padW,
-                         int th, int tw, int tiles, int kPad, int rowStride) {
-        /** blockTiles: the most tiles of one block (a run of tiles within a tile row is no longer). */
-        Shape(int n, int c, int h, int w, int k, int oh, int ow, int padH, int padW, int blockTiles) {
-            this(n, c, h, w, k, oh, ow, padH, padW, (oh + 1) / 2, (ow + 1) / 2, n * ((oh + 1) / 2) * ((ow + 1) / 2),
-                    (k + MR - 1) / MR * MR, (Math.min(blockTiles, (ow + 1) / 2) + 1 + 2 * L + L - 1) / L * L);
-        }
-    }
-
-    private static void block(Shape sh, int t0, int nbt, float[] x, int xo, float[] u, float[] bias, int bo,
-                              Sgemm.Epilogue post, float[] y, int yo, float[] v, float[] m, float[] eo, float[] row) {
-        int perImage = sh.th * sh.tw;
+    private static void block(Shape sh, int t0, int nbt, float[] xs, float[] u, float[] bias, int bo,
+                              Sgemm.Epilogue post, float[] y, int yo, float[] v, float[] m) {
+        int perImage = sh.th * sh.tw, rs = sh.rs;
         // Input: every run of tiles within one tile row, all channels.
         for (int t = t0; t < t0 + nbt; ) {
             int img = t / perImage, rem = t % perImage, ti = rem / sh.tw, tj = rem % sh.tw;
             int len = Math.min(sh.tw - tj, t0 + nbt - t);
             for (int c = 0; c < sh.c; c++)
-                transformInput(sh, x, xo + (img * sh.c + c) * sh.h * sh.w, ti, tj, len, v, c * NR + (t - t0), sh.c * NR, 0, 16, eo, row);
+                transformInput(xs, ((img * sh.c + c) * sh.inRows + 2 * ti) * 2 * rs + tj, rs, len, v, c * NR + (t - t0), sh.c * NR, 0, 4);
             t += len;
         }
         int panel = sh.c * NR;
@@ -247,164 +301,186 @@ final class CpuWinograd {
         }
     }
 
+    // C2 intrinsifies Vector API calls only where they are inlined, and a vector that crosses a call
+    // that is not inlined is boxed (allocated). The transforms below therefore keep every vector
+    // inside one method: no helper takes or returns a vector. And no method may grow so big that C1
+    // gives up on it ("out of virtual registers"): it then never reaches C2 and runs the Vector API's
+    // Java fallbacks, 10-20x slower (check with -XX:+PrintCompilation).
+
     /**
-     * Bᵀ d B for tiles (ti, tj … tj+len−1) of one channel plane: value ξ of tile j goes to
-     * {@code v[(ξ − x0)·planeStride + at + j]}, for ξ in [x0, x1) only. The four input rows are first
-     * split into even and odd columns (zero-padded), so every tile's four columns are E[j], O[j],
-     * E[j+1], O[j+1]: plain vector loads.
+     * Bᵀ d B for len tiles whose four split input rows start at xs[at] (even half; odd half at +rs,
+     * next row at +2·rs): tile j's columns are E[j], O[j], E[j+1], O[j+1]. Value ξ = 4a + b of tile
+     * j goes to {@code v[(ξ − 4·a0)·planeStride + to + j]}, for rows a in [a0, a1) only.
      */
-    private static void transformInput(Shape sh, float[] x, int plane, int ti, int tj, int len, float[] v, int at,
-                                       int planeStride, int x0, int x1, float[] eo, float[] row) {
-        int rs = sh.rowStride;
-        for (int r = 0; r < 4; r++)
-            split(x, plane, sh.h, sh.w, 2 * ti - sh.padH + r, 2 * tj - sh.padW, 2 * len + 2, eo, 2 * r * rs, rs, row);
+    private static void transformInput(float[] xs, int at, int rs, int len, float[] v, int to, int planeStride, int a0, int a1) {
         for (int j = 0; j < len; j += L) {
-            VectorMask<Float> mask = S.indexInRange(j, len);
-            // Row a of Bᵀ d (d0 − d2, d1 + d2, d2 − d1, d1 − d3) for the tile columns E[j], O[j],
-            // E[j+1], O[j+1], then · B along the columns: the 4 transformed values of row a.
-            for (int a = x0 / 4; a <= (x1 - 1) / 4; a++) {
-                int p = (a == 0 ? 0 : a == 2 ? 2 : 1) * 2 * rs, q = (a == 0 ? 2 : a == 2 ? 1 : a == 1 ? 2 : 3) * 2 * rs;
-                boolean add = a == 1;
-                FloatVector c0 = vertical(eo, j + p, j + q, add), c1 = vertical(eo, rs + j + p, rs + j + q, add);
-                FloatVector c2 = vertical(eo, j + 1 + p, j + 1 + q, add), c3 = vertical(eo, rs + j + 1 + p, rs + j + 1 + q, add);
-                int xi = 4 * a, base = at + j;
-                put(c0.sub(c2), v, xi, x0, x1, planeStride, base, mask);
-                put(c1.add(c2), v, xi + 1, x0, x1, planeStride, base, mask);
-                put(c2.sub(c1), v, xi + 2, x0, x1, planeStride, base, mask);
-                put(c1.sub(c3), v, xi + 3, x0, x1, planeStride, base, mask);
+            VectorMask<Float> mask = VectorMask.fromLong(S, len - j >= L ? -1L : (1L << (len - j)) - 1);
+            for (int a = a0; a < a1; a++) {
+                // Row a of Bᵀ d is d0 − d2, d1 + d2, d2 − d1, d1 − d3: rows pr ± qr of the split input,
+                // for each of the four tile columns (c0 … c3); then · B along the columns.
+                int pr = a == 0 ? 0 : a == 2 ? 2 : 1, qr = a == 0 ? 2 : a == 2 ? 1 : a == 1 ? 2 : 3;
+                int p = at + j + pr * 2 * rs, q = at + j + qr * 2 * rs;
+                FloatVector p0 = FloatVector.fromArray(S, xs, p), q0 = FloatVector.fromArray(S, xs, q);
+                FloatVector p1 = FloatVector.fromArray(S, xs, p + rs), q1 = FloatVector.fromArray(S, xs, q + rs);
+                FloatVector p2 = FloatVector.fromArray(S, xs, p + 1), q2 = FloatVector.fromArray(S, xs, q + 1);
+                FloatVector p3 = FloatVector.fromArray(S, xs, p + rs + 1), q3 = FloatVector.fromArray(S, xs, q + rs + 1);
+                int base = (a - a0) * 4 * planeStride + to + j;
+                if (a == 1) {
+                    FloatVector c0 = p0.add(q0), c1 = p1.add(q1), c2 = p2.add(q2), c3 = p3.add(q3);
+                    c0.sub(c2).intoArray(v, base, mask);
+                    c1.add(c2).intoArray(v, base + planeStride, mask);
+                    c2.sub(c1).intoArray(v, base + 2 * planeStride, mask);
+                    c1.sub(c3).intoArray(v, base + 3 * planeStride, mask);
+                } else {
+                    FloatVector c0 = p0.sub(q0), c1 = p1.sub(q1), c2 = p2.sub(q2), c3 = p3.sub(q3);
+                    c0.sub(c2).intoArray(v, base, mask);
+                    c1.add(c2).intoArray(v, base + planeStride, mask);
+                    c2.sub(c1).intoArray(v, base + 2 * planeStride, mask);
+                    c1.sub(c3).intoArray(v, base + 3 * planeStride, mask);
+                }
             }
         }
     }
 
     /**
-     * A dY Aᵀ for tiles (ti, tj … tj+len−1) of one plane of dy (the gradient of the 2×2 output
-     * tiles, zero past the output's edge), written as {@link #transformInput} writes.
+     * A dY Aᵀ for len tiles of dy (the gradient of their 2×2 outputs, zero past the output's edge)
+     * whose two split rows start at dys[at]; written as {@link #transformInput} writes. Rows of
+     * A dY: [p, q], [p + r, q + s], [p − r, q − s], [−r, −s]; each row [u, w] · Aᵀ = [u, u + w, u − w, −w].
      */
-    private static void transformGrad(Shape sh, float[] dy, int plane, int ti, int tj, int len, float[] v, int at,
-                                      int planeStride, int x0, int x1, float[] eo, float[] row) {
-        int rs = sh.rowStride;
-        for (int r = 0; r < 2; r++)
-            split(dy, plane, sh.oh, sh.ow, 2 * ti + r, 2 * tj, 2 * len, eo, 2 * r * rs, rs, row);
+    private static void transformGrad(float[] dys, int at, int rs, int len, float[] v, int to, int planeStride, int a0, int a1) {
+        // One small method per row of A dY: one method with all four is too big for C1 (it runs out
+        // of registers, and the method then never reaches C2).
         for (int j = 0; j < len; j += L) {
-            VectorMask<Float> mask = S.indexInRange(j, len);
-            FloatVector p = FloatVector.fromArray(S, eo, j), q = FloatVector.fromArray(S, eo, rs + j);
-            FloatVector r = FloatVector.fromArray(S, eo, 2 * rs + j), s = FloatVector.fromArray(S, eo, 3 * rs + j);
-            // Rows of A dY: [p, q], [p + r, q + s], [p − r, q − s], [−r, −s]; each [u, w] · Aᵀ = [u, u + w, u − w, −w].
-            for (int a = x0 / 4; a <= (x1 - 1) / 4; a++) {
-                FloatVector u = a == 0 ? p : a == 1 ? p.add(r) : a == 2 ? p.sub(r) : r.neg();
-                FloatVector w = a == 0 ? q : a == 1 ? q.add(s) : a == 2 ? q.sub(s) : s.neg();
-                int xi = 4 * a, base = at + j;
-                put(u, v, xi, x0, x1, planeStride, base, mask);
-                put(u.add(w), v, xi + 1, x0, x1, planeStride, base, mask);
-                put(u.sub(w), v, xi + 2, x0, x1, planeStride, base, mask);
-                put(w.neg(), v, xi + 3, x0, x1, planeStride, base, mask);
+            int e = at + j, n = Math.min(L, len - j);
+            for (int a = a0; a < a1; a++) {
+                int b = (a - a0) * 4 * planeStride + to + j;
+                switch (a) {
+                    case 0 -> gradRow0(dys, e, rs, v, b, planeStride, n);
+                    case 1 -> gradRow1(dys, e, rs, v, b, planeStride, n);
+                    case 2 -> gradRow2(dys, e, rs, v, b, planeStride, n);
+                    default -> gradRow3(dys, e, rs, v, b, planeStride, n);
+                }
             }
         }
     }
 
-    private static void put(FloatVector value, float[] v, int xi, int x0, int x1, int planeStride, int at, VectorMask<Float> mask) {
-        if (xi >= x0 && xi < x1) value.intoArray(v, (xi - x0) * planeStride + at, mask);
+    /** Row [p, q] of A dY, times Aᵀ: p, p + q, p − q, −q (n lanes). */
+    private static void gradRow0(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
+        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        FloatVector p = FloatVector.fromArray(S, dys, e), q = FloatVector.fromArray(S, dys, e + rs);
+        p.intoArray(v, b, mask);
+        p.add(q).intoArray(v, b + ps, mask);
+        p.sub(q).intoArray(v, b + 2 * ps, mask);
+        q.neg().intoArray(v, b + 3 * ps, mask);
     }
 
-    /**
-     * Row hIn of a (rows × cols) plane, columns w0 … w0+span−1 (zero outside the plane), split into
-     * its even columns at {@code eo[e …]} and odd columns at {@code eo[e + rs …]}.
-     */
-    private static void split(float[] src, int plane, int rows, int cols, int hIn, int w0, int span, float[] eo, int e, int rs,
-                              float[] row) {
-        int lo = Math.max(0, -w0), hi = Math.min(span, cols - w0);   // row[q] = src[w0 + q] for lo <= q < hi
-        int spanV = (span + 2 * L - 1) / (2 * L) * (2 * L);
-        if (hIn < 0 || hIn >= rows || hi <= lo) {
-            java.util.Arrays.fill(eo, e, e + 2 * rs, 0f);
-            return;
-        }
-        int at = plane + hIn * cols + w0;
-        java.util.Arrays.fill(row, 0, lo, 0f);
-        System.arraycopy(src, at + lo, row, lo, hi - lo);
-        java.util.Arrays.fill(row, hi, spanV, 0f);
-        for (int q = 0, j = 0; q < spanV; q += 2 * L, j += L) {
-            FloatVector a = FloatVector.fromArray(S, row, q), b = FloatVector.fromArray(S, row, q + L);
-            a.compress(EVEN).intoArray(eo, e + j);
-            b.compress(EVEN).intoArray(eo, e + j + L / 2);
-            a.compress(ODD).intoArray(eo, e + rs + j);
-            b.compress(ODD).intoArray(eo, e + rs + j + L / 2);
-        }
+    /** Row [p + r, q + s]. */
+    private static void gradRow1(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
+        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        FloatVector u = FloatVector.fromArray(S, dys, e).add(FloatVector.fromArray(S, dys, e + 2 * rs));
+        FloatVector w = FloatVector.fromArray(S, dys, e + rs).add(FloatVector.fromArray(S, dys, e + 3 * rs));
+        u.intoArray(v, b, mask);
+        u.add(w).intoArray(v, b + ps, mask);
+        u.sub(w).intoArray(v, b + 2 * ps, mask);
+        w.neg().intoArray(v, b + 3 * ps, mask);
     }
 
-    private static FloatVector vertical(float[] eo, int p, int q, boolean add) {
-        FloatVector dp = FloatVector.fromArray(S, eo, p), dq = FloatVector.fromArray(S, eo, q);
-        return add ? dp.add(dq) : dp.sub(dq);
+    /** Row [p − r, q − s]. */
+    private static void gradRow2(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
+        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        FloatVector u = FloatVector.fromArray(S, dys, e).sub(FloatVector.fromArray(S, dys, e + 2 * rs));
+        FloatVector w = FloatVector.fromArray(S, dys, e + rs).sub(FloatVector.fromArray(S, dys, e + 3 * rs));
+        u.intoArray(v, b, mask);
+        u.add(w).intoArray(v, b + ps, mask);
+        u.sub(w).intoArray(v, b + 2 * ps, mask);
+        w.neg().intoArray(v, b + 3 * ps, mask);
+    }
+
+    /** Row [−r, −s]: −r, −r − s, −r + s, s. */
+    private static void gradRow3(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
+        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        FloatVector u = FloatVector.fromArray(S, dys, e + 2 * rs).neg(), s = FloatVector.fromArray(S, dys, e + 3 * rs);
+        u.intoArray(v, b, mask);
+        u.sub(s).intoArray(v, b + ps, mask);
+        u.add(s).intoArray(v, b + 2 * ps, mask);
+        s.intoArray(v, b + 3 * ps, mask);
     }
 
     /**
      * Aᵀ M A for tiles (ti, tj … tj+len−1) of output channel k ({@code m[ξ·KB·NR + at + j]}), plus the
-     * bias and the epilogue, into the output plane at {@code out}.
+     * bias and the epilogue, into the output plane at {@code out}: rows m0 + m1 + m2 and
+     * m1 − m2 − m3 of each column, then the same along the rows; the two outputs of a tile row are
+     * interleaved into consecutive columns.
      */
     private static void transformOutput(Shape sh, float[] m, int at, int len, float[] y, int out, int ti, int tj,
                                         float bias, Sgemm.Epilogue post, int k) {
-        int ow = sh.ow, stride = KB * NR;
+        int ow = sh.ow, st = KB * NR;
         boolean second = 2 * ti + 1 < sh.oh;
-        float mu = 0f, sc = 0f, shift = 0f;
-        if (post != null) {
+        boolean epilogue = post != null;
+        float mu = 0f, sc = 0f, shift = 0f, lo = 0f, hi = 0f;
+        if (epilogue) {
             int pr = post.off() + k;
             mu = post.mean()[pr];
             sc = post.scale()[pr];
             shift = post.shift()[pr];
+            lo = post.lo();
+            hi = post.hi();
         }
         int rowOut = out + 2 * ti * ow;
         for (int j = 0; j < len; j += L) {
-            int off = at + j;
-            // Aᵀ M: rows m0 + m1 + m2 and m1 − m2 − m3 of each column b, then · A along the columns.
-            FloatVector s00 = top(m, off, stride), s01 = top(m, off + stride, stride);
-            FloatVector s02 = top(m, off + 2 * stride, stride), s03 = top(m, off + 3 * stride, stride);
+            int o = at + j;
+            FloatVector m00 = FloatVector.fromArray(S, m, o), m01 = FloatVector.fromArray(S, m, o + st);
+            FloatVector m02 = FloatVector.fromArray(S, m, o + 2 * st), m03 = FloatVector.fromArray(S, m, o + 3 * st);
+            FloatVector m10 = FloatVector.fromArray(S, m, o + 4 * st), m11 = FloatVector.fromArray(S, m, o + 5 * st);
+            FloatVector m12 = FloatVector.fromArray(S, m, o + 6 * st), m13 = FloatVector.fromArray(S, m, o + 7 * st);
+            FloatVector m20 = FloatVector.fromArray(S, m, o + 8 * st), m21 = FloatVector.fromArray(S, m, o + 9 * st);
+            FloatVector m22 = FloatVector.fromArray(S, m, o + 10 * st), m23 = FloatVector.fromArray(S, m, o + 11 * st);
+            FloatVector m30 = FloatVector.fromArray(S, m, o + 12 * st), m31 = FloatVector.fromArray(S, m, o + 13 * st);
+            FloatVector m32 = FloatVector.fromArray(S, m, o + 14 * st), m33 = FloatVector.fromArray(S, m, o + 15 * st);
+            FloatVector s00 = m00.add(m10).add(m20), s01 = m01.add(m11).add(m21), s02 = m02.add(m12).add(m22), s03 = m03.add(m13).add(m23);
+            FloatVector s10 = m10.sub(m20).sub(m30), s11 = m11.sub(m21).sub(m31), s12 = m12.sub(m22).sub(m32), s13 = m13.sub(m23).sub(m33);
             FloatVector y00 = s00.add(s01).add(s02), y01 = s01.sub(s02).sub(s03);
-            FloatVector s10 = bottom(m, off, stride), s11 = bottom(m, off + stride, stride);
-            FloatVector s12 = bottom(m, off + 2 * stride, stride), s13 = bottom(m, off + 3 * stride, stride);
             FloatVector y10 = s10.add(s11).add(s12), y11 = s11.sub(s12).sub(s13);
             if (bias != 0f) {
-                y00 = y00.add(bias); y01 = y01.add(bias); y10 = y10.add(bias); y11 = y11.add(bias);
+                y00 = y00.add(bias);
+                y01 = y01.add(bias);
+                y10 = y10.add(bias);
+                y11 = y11.add(bias);
             }
-            if (post != null) {
-                y00 = y00.sub(mu).mul(sc).add(shift).max(post.lo()).min(post.hi());
-                y01 = y01.sub(mu).mul(sc).add(shift).max(post.lo()).min(post.hi());
-                y10 = y10.sub(mu).mul(sc).add(shift).max(post.lo()).min(post.hi());
-                y11 = y11.sub(mu).mul(sc).add(shift).max(post.lo()).min(post.hi());
+            if (epilogue) {
+                y00 = y00.sub(mu).mul(sc).add(shift).max(lo).min(hi);
+                y01 = y01.sub(mu).mul(sc).add(shift).max(lo).min(hi);
+                y10 = y10.sub(mu).mul(sc).add(shift).max(lo).min(hi);
+                y11 = y11.sub(mu).mul(sc).add(shift).max(lo).min(hi);
             }
             int col = 2 * (tj + j), count = Math.min(ow, 2 * (tj + len)) - col;   // output columns left in this run
-            store(y00.rearrange(ZIP_LO, y01), y00.rearrange(ZIP_HI, y01), y, rowOut + col, count);
-            if (second) store(y10.rearrange(ZIP_LO, y11), y10.rearrange(ZIP_HI, y11), y, rowOut + ow + col, count);
-        }
-    }
-
-    private static FloatVector top(float[] m, int off, int stride) {
-        return FloatVector.fromArray(S, m, off).add(FloatVector.fromArray(S, m, off + 4 * stride))
-                .add(FloatVector.fromArray(S, m, off + 8 * stride));
-    }
-
-    private static FloatVector bottom(float[] m, int off, int stride) {
-        return FloatVector.fromArray(S, m, off + 4 * stride).sub(FloatVector.fromArray(S, m, off + 8 * stride))
-                .sub(FloatVector.fromArray(S, m, off + 12 * stride));
-    }
-
-    /** Stores up to count (of 2L) lanes of lo then hi at y[at]. */
-    private static void store(FloatVector lo, FloatVector hi, float[] y, int at, int count) {
-        if (count >= 2 * L) {
-            lo.intoArray(y, at);
-            hi.intoArray(y, at + L);
-        } else if (count >= L) {
-            lo.intoArray(y, at);
-            storeMasked(hi, y, at + L, count - L);
-        } else {
-            storeMasked(lo, y, at, count);
-        }
-    }
-
-    private static void storeMasked(FloatVector v, float[] y, int at, int count) {
-        if (count <= 0) return;
-        if (at + L <= y.length) {
-            v.intoArray(y, at, S.indexInRange(0, count));
-        } else {
-            for (int i = 0; i < count; i++) y[at + i] = v.lane(i);   // the masked path past an array's end is slow
+            int dst = rowOut + col;
+            FloatVector lo0 = y00.rearrange(SPREAD_LO).blend(y01.rearrange(SPREAD_LO), ODD);
+            FloatVector hi0 = y00.rearrange(SPREAD_HI).blend(y01.rearrange(SPREAD_HI), ODD);
+            if (count >= 2 * L) {
+                lo0.intoArray(y, dst);
+                hi0.intoArray(y, dst + L);
+            } else if (dst + 2 * L <= y.length) {
+                // The last tiles of a run: the first `count` outputs, masked (scalar past the array's end).
+                lo0.intoArray(y, dst, VectorMask.fromLong(S, count >= L ? -1L : (1L << count) - 1));
+                if (count > L) hi0.intoArray(y, dst + L, VectorMask.fromLong(S, (1L << (count - L)) - 1));
+            } else {
+                for (int i = 0; i < count; i++) y[dst + i] = i < L ? lo0.lane(i) : hi0.lane(i - L);
+            }
+            if (second) {
+                dst += ow;
+                FloatVector lo1 = y10.rearrange(SPREAD_LO).blend(y11.rearrange(SPREAD_LO), ODD);
+                FloatVector hi1 = y10.rearrange(SPREAD_HI).blend(y11.rearrange(SPREAD_HI), ODD);
+                if (count >= 2 * L) {
+                    lo1.intoArray(y, dst);
+                    hi1.intoArray(y, dst + L);
+                } else if (dst + 2 * L <= y.length) {
+                    lo1.intoArray(y, dst, VectorMask.fromLong(S, count >= L ? -1L : (1L << count) - 1));
+                    if (count > L) hi1.intoArray(y, dst + L, VectorMask.fromLong(S, (1L << (count - L)) - 1));
+                } else {
+                    for (int i = 0; i < count; i++) y[dst + i] = i < L ? lo1.lane(i) : hi1.lane(i - L);
+                }
+            }
         }
     }
 }
