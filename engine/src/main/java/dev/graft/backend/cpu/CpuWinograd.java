@@ -13,17 +13,22 @@ import jdk.incubator.vector.VectorSpecies;
  * weights, V: inC × tiles transformed input) with 16 multiply-adds per tile and channel pair instead
  * of 36: 2.25× fewer.
  *
- * <p>Fused, block by block: a block of {@link #NB} tiles (one B micro-panel of {@link Sgemm}) is
- * transformed into 16 packed panels that stay in cache, multiplied by {@link Sgemm#microKernel} with
- * the pre-packed U, and transformed back into the output a slice of {@link #KB} output channels at
- * a time; no tensor-sized intermediate exists. Blocks are independent, so threads take whole blocks
- * and the result does not depend on the thread count.
+ * <p>The input is first split, once per call, into its even and odd columns (zero-padded, one row
+ * of each per input row), so that every tile's four columns are plain vector loads, 16 tiles per
+ * vector. Then, block by block: a block of {@link #NB} tiles (one B micro-panel of {@link Sgemm}) is
+ * transformed into 16 packed panels that stay in cache, multiplied by {@link Sgemm#microKernel}
+ * with the pre-packed U, and transformed back into the output a slice of {@link #KB} output
+ * channels at a time. Blocks are independent, so threads take whole blocks and the result does not
+ * depend on the thread count.
  *
  * <p>The data gradient of a stride-1 convolution with padding p is the same convolution of dy with
  * the weights flipped and their channel axes swapped, padding 2 − p, so it runs through the same
- * path. Rounding differs from the direct (im2col) convolution by a few ulps of the tile sums; the
- * parity tests hold both against the reference backend. {@code -Dgraft.cpu.winograd=false} turns
- * the path off.
+ * path. The weight gradient is {@code dU_ξ = Σ_tiles (A dY Aᵀ)_ξ · (Bᵀ d B)_ξᵀ}, 16 GEMMs with the
+ * tiles as their depth, then {@code dW = Gᵀ dU G}.
+ *
+ * <p>Rounding differs from the direct (im2col) convolution: against float64 the error of either is
+ * a few 1e-7 of the largest output ({@code CpuWinogradTest}), and the parity tests hold both against
+ * the reference backend. {@code -Dgraft.cpu.winograd=false} turns the path off.
  */
 final class CpuWinograd {
     private CpuWinograd() {}
@@ -163,11 +168,54 @@ final class CpuWinograd {
     private static float[] transformWeights(float[] w, int wo, int kOut, int cIn, boolean flipped) {
         int kPad = (kOut + MR - 1) / MR * MR, plane = kPad * cIn;
         float[] u = scratch(SHARED.get(), 0, 16 * plane);
+        // Vector lanes take 4 channels × the MR rows of a panel: the 16 results of one ξ are then
+        // contiguous in the packed layout, and the 9 taps are gathered (lane → filter).
+        boolean vector = MR * 4 == L;
+        int[] map = new int[L];
+        for (int l = 0; l < L; l++) map[l] = flipped ? (l / MR * kOut + l % MR) * 9 : (l % MR * cIn + l / MR) * 9;
         Parallel.forRange(0, kPad / MR, Math.max(1, 4096 / Math.max(1, cIn)), (p0, p1) -> {
             for (int kr = p0 * MR; kr < p1 * MR; kr += MR) {
+                int cVec = vector && kr + MR <= kOut ? cIn / 4 * 4 : 0;
+                for (int c0 = 0; c0 < cVec; c0 += 4) {
+                    int base = flipped ? wo + (c0 * kOut + kr) * 9 + 8 : wo + (kr * cIn + c0) * 9, st = flipped ? -1 : 1;
+                    FloatVector g00 = FloatVector.fromArray(S, w, base, map, 0), g01 = FloatVector.fromArray(S, w, base + st, map, 0);
+                    FloatVector g02 = FloatVector.fromArray(S, w, base + 2 * st, map, 0), g10 = FloatVector.fromArray(S, w, base + 3 * st, map, 0);
+                    FloatVector g11 = FloatVector.fromArray(S, w, base + 4 * st, map, 0), g12 = FloatVector.fromArray(S, w, base + 5 * st, map, 0);
+                    FloatVector g20 = FloatVector.fromArray(S, w, base + 6 * st, map, 0), g21 = FloatVector.fromArray(S, w, base + 7 * st, map, 0);
+                    FloatVector g22 = FloatVector.fromArray(S, w, base + 8 * st, map, 0);
+                    // The scalar path's operations, lane-wise.
+                    FloatVector h0 = g00.add(g20).mul(0.5f), h1 = g01.add(g21).mul(0.5f), h2 = g02.add(g22).mul(0.5f);
+                    FloatVector m0 = g10.mul(0.5f), m1 = g11.mul(0.5f), m2 = g12.mul(0.5f);
+                    FloatVector t10 = h0.add(m0), t11 = h1.add(m1), t12 = h2.add(m2);
+                    FloatVector t20 = h0.sub(m0), t21 = h1.sub(m1), t22 = h2.sub(m2);
+                    int at = kr * cIn + c0 * MR;
+                    FloatVector h = g00.add(g02).mul(0.5f), m = g01.mul(0.5f);
+                    g00.intoArray(u, at);
+                    h.add(m).intoArray(u, at + plane);
+                    h.sub(m).intoArray(u, at + 2 * plane);
+                    g02.intoArray(u, at + 3 * plane);
+                    h = t10.add(t12).mul(0.5f);
+                    m = t11.mul(0.5f);
+                    t10.intoArray(u, at + 4 * plane);
+                    h.add(m).intoArray(u, at + 5 * plane);
+                    h.sub(m).intoArray(u, at + 6 * plane);
+                    t12.intoArray(u, at + 7 * plane);
+                    h = t20.add(t22).mul(0.5f);
+                    m = t21.mul(0.5f);
+                    t20.intoArray(u, at + 8 * plane);
+                    h.add(m).intoArray(u, at + 9 * plane);
+                    h.sub(m).intoArray(u, at + 10 * plane);
+                    t22.intoArray(u, at + 11 * plane);
+                    h = g20.add(g22).mul(0.5f);
+                    m = g21.mul(0.5f);
+                    g20.intoArray(u, at + 12 * plane);
+                    h.add(m).intoArray(u, at + 13 * plane);
+                    h.sub(m).intoArray(u, at + 14 * plane);
+                    g22.intoArray(u, at + 15 * plane);
+                }
                 for (int r = 0; r < MR; r++) {
                     int k = kr + r;
-                    for (int c = 0; c < cIn; c++) {
+                    for (int c = cVec; c < cIn; c++) {
                         int at = kr * cIn + c * MR + r;
                         if (k >= kOut) {
                             for (int xi = 0; xi < 16; xi++) u[xi * plane + at] = 0f;
