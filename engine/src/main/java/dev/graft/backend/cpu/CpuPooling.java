@@ -72,8 +72,10 @@ final class CpuPooling {
         int oxLo = Math.min(ow, Math.ceilDiv(padW, sw));
         int oxHi = Math.max(oxLo, Math.min(ow, Math.floorDiv(w - 1 - (kw - 1) * dw + padW, sw) + 1));
         int[] steps = laneSteps(sw);
-        float[] mv = new float[L];
         int[] bv = new int[L];
+        boolean halves = sw == 2 && dw == 1 && oxHi - oxLo >= L;
+        int hs = (w + 1) / 2 + 2 * L;
+        float[] split = halves ? splitColumns(x, xb, h, w, hs) : null;
         for (int oy = 0; oy < oh; oy++) {
             int y0 = oy * sh - padH;
             int iStart = y0 < 0 ? (-y0 + dh - 1) / dh : 0, iEnd = Math.min(kh, (h - y0 + dh - 1) / dh);
@@ -83,14 +85,23 @@ final class CpuPooling {
                 // Border columns first: gradients then add up in row-major window order, as in the reference.
                 scalarColumns(g, x, xb, dy, gb, out, ob, oy, y0, iStart, iEnd, 0, oxLo);
                 ox = oxLo;
-                for (; ox + L <= oxHi; ox += L) {
+                // With stride 2 the rows are split into even and odd columns (once per plane), so the
+                // window's taps are contiguous loads instead of gathers; the last columns take a
+                // partial vector (lanes < n).
+                for (; ox < oxHi && (split != null || ox + L <= oxHi); ox += L) {
+                    int n = Math.min(L, oxHi - ox);
                     FloatVector m = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
                     IntVector best = IntVector.broadcast(IS, y0 * w + ox * sw - padW).add(IntVector.fromArray(IS, steps, 0));
                     for (int i = 0; i < kh; i++) {
                         for (int j = 0; j < kw; j++) {
                             int idx = (y0 + i * dh) * w + ox * sw - padW + j * dw;
-                            FloatVector v = sw == 1 ? FloatVector.fromArray(S, x, xb + idx)
-                                    : FloatVector.fromArray(S, x, xb + idx, steps, 0);
+                            FloatVector v;
+                            if (split != null) {
+                                int q = j - padW;   // column 2·(ox + l) + q: parity q mod 2, offset ⌊q/2⌋
+                                v = FloatVector.fromArray(S, split, (y0 + i * dh) * 2 * hs + (q & 1) * hs + ox + (q >> 1));
+                            } else {
+                                v = sw == 1 ? FloatVector.fromArray(S, x, xb + idx) : FloatVector.fromArray(S, x, xb + idx, steps, 0);
+                            }
                             VectorMask<Float> take = v.compare(VectorOperators.GT, m).or(v.test(VectorOperators.IS_NAN));
                             m = m.blend(v, take);
                             best = best.blend(IntVector.broadcast(IS, idx).add(IntVector.fromArray(IS, steps, 0)), take.cast(IS));
@@ -98,15 +109,45 @@ final class CpuPooling {
                     }
                     int o = oy * ow + ox;
                     if (dy == null) {
-                        m.intoArray(out, ob + o);
+                        if (n == L) m.intoArray(out, ob + o);
+                        else m.intoArray(out, ob + o, VectorMask.fromLong(S, (1L << n) - 1));
                     } else {
                         best.intoArray(bv, 0);
-                        for (int l = 0; l < L; l++) out[ob + bv[l]] += dy[gb + o + l];
+                        for (int l = 0; l < n; l++) out[ob + bv[l]] += dy[gb + o + l];
                     }
                 }
+                ox = Math.min(ox, oxHi);
             }
             scalarColumns(g, x, xb, dy, gb, out, ob, oy, y0, iStart, iEnd, ox, ow);
         }
+    }
+
+    /** Per-thread buffer of {@link #splitColumns}. */
+    private static final ThreadLocal<float[][]> SPLIT = ThreadLocal.withInitial(() -> new float[1][]);
+    private static final VectorMask<Float> EVEN = VectorMask.fromLong(S, 0x5555_5555_5555_5555L);
+    private static final VectorMask<Float> ODD = VectorMask.fromLong(S, 0xAAAA_AAAA_AAAA_AAAAL);
+
+    /**
+     * The plane's rows split into even columns (at {@code r·2·hs}) and odd columns (at
+     * {@code r·2·hs + hs}), in a per-thread buffer; the slack after each half absorbs whole-vector
+     * stores and loads.
+     */
+    private static float[] splitColumns(float[] x, int xb, int h, int w, int hs) {
+        float[][] slot = SPLIT.get();
+        if (slot[0] == null || slot[0].length < h * 2 * hs) slot[0] = new float[h * 2 * hs];
+        float[] sp = slot[0];
+        for (int r = 0; r < h; r++) {
+            int src = xb + r * w, e = r * 2 * hs, o = e + hs, c = 0;
+            for (; c + 2 * L <= w; c += 2 * L) {
+                FloatVector a = FloatVector.fromArray(S, x, src + c), b = FloatVector.fromArray(S, x, src + c + L);
+                a.compress(EVEN).intoArray(sp, e + c / 2);
+                b.compress(EVEN).intoArray(sp, e + c / 2 + L / 2);
+                a.compress(ODD).intoArray(sp, o + c / 2);
+                b.compress(ODD).intoArray(sp, o + c / 2 + L / 2);
+            }
+            for (; c < w; c++) sp[((c & 1) == 0 ? e : o) + c / 2] = x[src + c];
+        }
+        return sp;
     }
 
     /** Output columns [ox0, ox1) of output row oy, one window at a time. */

@@ -49,6 +49,16 @@ final class CpuWinograd {
     private static final VectorMask<Float> EVEN = VectorMask.fromLong(S, 0x5555_5555_5555_5555L);
     private static final VectorMask<Float> ODD = VectorMask.fromLong(S, 0xAAAA_AAAA_AAAA_AAAAL);
     /**
+     * FIRST[n]: the first n lanes. A table, because a mask made from a variable (fromLong,
+     * indexInRange) is not intrinsified here and runs the Java fallback on every call.
+     */
+    @SuppressWarnings("unchecked")
+    private static final VectorMask<Float>[] FIRST = new VectorMask[L + 1];
+
+    static {
+        for (int n = 0; n <= L; n++) FIRST[n] = S.indexInRange(0, n);
+    }
+    /**
      * Interleaving a and b (a0 b0 a1 b1 …): each spread by a one-vector permutation (lane i takes
      * lane i/2, or L/2 + i/2 for the upper halves), then blended on the odd lanes. (The two-vector
      * {@code rearrange} is not compiled to a permutation by C2 and allocates.)
@@ -293,7 +303,7 @@ final class CpuWinograd {
                     // Halves are packed tightly (rs = tw + 1): masked stores, so no row writes into
                     // another (rows are split on several threads).
                     int n0 = Math.max(0, Math.min(L / 2, half - j)), n1 = Math.max(0, Math.min(L / 2, half - j - L / 2));
-                    VectorMask<Float> m0 = VectorMask.fromLong(S, (1L << n0) - 1), m1 = VectorMask.fromLong(S, (1L << n1) - 1);
+                    VectorMask<Float> m0 = FIRST[n0], m1 = FIRST[n1];
                     a.compress(EVEN).intoArray(out, e + j, m0);
                     b.compress(EVEN).intoArray(out, e + j + L / 2, m1);
                     a.compress(ODD).intoArray(out, e + rs + j, m0);
@@ -362,7 +372,7 @@ final class CpuWinograd {
      */
     private static void transformInput(float[] xs, int at, int rs, int len, float[] v, int to, int planeStride, int a0, int a1) {
         for (int j = 0; j < len; j += L) {
-            VectorMask<Float> mask = VectorMask.fromLong(S, len - j >= L ? -1L : (1L << (len - j)) - 1);
+            VectorMask<Float> mask = FIRST[Math.min(L, len - j)];
             for (int a = a0; a < a1; a++) {
                 // Row a of Bᵀ d is d0 − d2, d1 + d2, d2 − d1, d1 − d3: rows pr ± qr of the split input,
                 // for each of the four tile columns (c0 … c3); then · B along the columns.
@@ -414,7 +424,7 @@ final class CpuWinograd {
 
     /** Row [p, q] of A dY, times Aᵀ: p, p + q, p − q, −q (n lanes). */
     private static void gradRow0(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        VectorMask<Float> mask = FIRST[Math.min(L, n)];
         FloatVector p = FloatVector.fromArray(S, dys, e), q = FloatVector.fromArray(S, dys, e + rs);
         p.intoArray(v, b, mask);
         p.add(q).intoArray(v, b + ps, mask);
@@ -424,7 +434,7 @@ final class CpuWinograd {
 
     /** Row [p + r, q + s]. */
     private static void gradRow1(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        VectorMask<Float> mask = FIRST[Math.min(L, n)];
         FloatVector u = FloatVector.fromArray(S, dys, e).add(FloatVector.fromArray(S, dys, e + 2 * rs));
         FloatVector w = FloatVector.fromArray(S, dys, e + rs).add(FloatVector.fromArray(S, dys, e + 3 * rs));
         u.intoArray(v, b, mask);
@@ -435,7 +445,7 @@ final class CpuWinograd {
 
     /** Row [p − r, q − s]. */
     private static void gradRow2(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        VectorMask<Float> mask = FIRST[Math.min(L, n)];
         FloatVector u = FloatVector.fromArray(S, dys, e).sub(FloatVector.fromArray(S, dys, e + 2 * rs));
         FloatVector w = FloatVector.fromArray(S, dys, e + rs).sub(FloatVector.fromArray(S, dys, e + 3 * rs));
         u.intoArray(v, b, mask);
@@ -446,7 +456,7 @@ final class CpuWinograd {
 
     /** Row [−r, −s]: −r, −r − s, −r + s, s. */
     private static void gradRow3(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = VectorMask.fromLong(S, n >= L ? -1L : (1L << n) - 1);
+        VectorMask<Float> mask = FIRST[Math.min(L, n)];
         FloatVector u = FloatVector.fromArray(S, dys, e + 2 * rs).neg(), s = FloatVector.fromArray(S, dys, e + 3 * rs);
         u.intoArray(v, b, mask);
         u.sub(s).intoArray(v, b + ps, mask);
@@ -510,8 +520,8 @@ final class CpuWinograd {
                 hi0.intoArray(y, dst + L);
             } else if (dst + 2 * L <= y.length) {
                 // The last tiles of a run: the first `count` outputs, masked (scalar past the array's end).
-                lo0.intoArray(y, dst, VectorMask.fromLong(S, count >= L ? -1L : (1L << count) - 1));
-                if (count > L) hi0.intoArray(y, dst + L, VectorMask.fromLong(S, (1L << (count - L)) - 1));
+                lo0.intoArray(y, dst, FIRST[Math.min(L, count)]);
+                if (count > L) hi0.intoArray(y, dst + L, FIRST[count - L]);
             } else {
                 for (int i = 0; i < count; i++) y[dst + i] = i < L ? lo0.lane(i) : hi0.lane(i - L);
             }
@@ -523,8 +533,8 @@ final class CpuWinograd {
                     lo1.intoArray(y, dst);
                     hi1.intoArray(y, dst + L);
                 } else if (dst + 2 * L <= y.length) {
-                    lo1.intoArray(y, dst, VectorMask.fromLong(S, count >= L ? -1L : (1L << count) - 1));
-                    if (count > L) hi1.intoArray(y, dst + L, VectorMask.fromLong(S, (1L << (count - L)) - 1));
+                    lo1.intoArray(y, dst, FIRST[Math.min(L, count)]);
+                    if (count > L) hi1.intoArray(y, dst + L, FIRST[count - L]);
                 } else {
                     for (int i = 0; i < count; i++) y[dst + i] = i < L ? lo1.lane(i) : hi1.lane(i - L);
                 }

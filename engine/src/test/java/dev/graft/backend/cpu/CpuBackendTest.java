@@ -612,6 +612,10 @@ class CpuBackendTest {
                 {1, 2, 6, 41, 3, 3, 1, 1, 1, 1, 1, 1, 0},
                 {1, 2, 9, 50, 3, 3, 1, 1, 1, 1, 2, 2, 0},
                 {1, 2, 8, 70, 2, 3, 1, 3, 0, 1, 1, 1, 1},
+                // Stride 2 on rows split into even/odd columns, partial last vector:
+                {1, 2, 6, 70, 2, 2, 2, 2, 0, 0, 1, 1, 0},
+                {1, 3, 7, 67, 3, 3, 2, 2, 1, 1, 1, 1, 1},
+                {2, 2, 9, 112, 3, 3, 2, 2, 1, 1, 1, 1, 0},   // ResNet stem pool row width
         };
 
         private PoolGeometry geometry(int[] c, boolean countIncludePad) {
