@@ -118,21 +118,26 @@ final class CpuWinograd {
         Parallel.run(chunks, ch -> {
             int a0 = 4 * ch / chunks, a1 = 4 * (ch + 1) / chunks, x0 = 4 * a0, x1 = 4 * a1, nx = x1 - x0;
             float[][] s = SCRATCH.get();
-            float[] v = scratch(s, 0, nx * c * NBW + L);
-            float[] m = scratch(s, 1, nx * k * NBW + L);
+            // Planes of nx·(channels × NBW) with L of slack each: see transformInput's whole-vector stores.
+            int pv = c * NBW + L, pm = k * NBW + L;
+            float[] v = scratch(s, 0, nx * pv + L);
+            float[] m = scratch(s, 1, nx * pm + L);
             for (int t0 = 0; t0 < sh.tiles; t0 += NBW) {
                 int nbt = Math.min(NBW, sh.tiles - t0);
-                for (int t = t0; t < t0 + nbt; ) {
-                    int img = t / perImage, rem = t % perImage, ti = rem / sh.tw, tj = rem % sh.tw;
-                    int len = Math.min(sh.tw - tj, t0 + nbt - t), col = t - t0;
-                    for (int ci = 0; ci < c; ci++)
-                        transformInput(xs, ((img * c + ci) * sh.inRows + 2 * ti) * 2 * rs + tj, rs, len, v, ci * NBW + col, c * NBW, a0, a1);
-                    for (int ki = 0; ki < k; ki++)
-                        transformGrad(dys, ((img * k + ki) * 2 * sh.th + 2 * ti) * 2 * rs + tj, rs, len, m, ki * NBW + col, k * NBW, a0, a1);
-                    t += len;
+                // Channel by channel, its runs of tiles (within one tile row) in ascending order.
+                for (int ci = 0; ci < c + k; ci++) {
+                    for (int t = t0; t < t0 + nbt; ) {
+                        int img = t / perImage, rem = t % perImage, ti = rem / sh.tw, tj = rem % sh.tw;
+                        int len = Math.min(sh.tw - tj, t0 + nbt - t), col = t - t0;
+                        if (ci < c)
+                            transformInput(xs, ((img * c + ci) * sh.inRows + 2 * ti) * 2 * rs + tj, rs, len, v, ci * NBW + col, pv, a0, a1);
+                        else
+                            transformGrad(dys, ((img * k + ci - c) * 2 * sh.th + 2 * ti) * 2 * rs + tj, rs, len, m, (ci - c) * NBW + col, pm, a0, a1);
+                        t += len;
+                    }
                 }
                 for (int xi = x0; xi < x1; xi++)
-                    Sgemm.sgemm(false, true, k, c, nbt, 1f, m, (xi - x0) * k * NBW, NBW, v, (xi - x0) * c * NBW, NBW,
+                    Sgemm.sgemm(false, true, k, c, nbt, 1f, m, (xi - x0) * pm, NBW, v, (xi - x0) * pv, NBW,
                             t0 == 0 ? 0f : 1f, du, xi * k * c, c);
             }
         });
@@ -321,7 +326,7 @@ final class CpuWinograd {
         Parallel.run(chunks, ch -> {
             int b0 = (int) ((long) blocks * ch / chunks), b1 = (int) ((long) blocks * (ch + 1) / chunks);
             float[][] s = SCRATCH.get();
-            float[] v = scratch(s, 0, 16 * sh.c * NR + L);
+            float[] v = scratch(s, 0, 16 * (sh.c * NR + L) + L);
             float[] m = scratch(s, 1, 16 * KB * NR + L);
             for (int b = b0; b < b1; b++) {
                 int t0 = b * NB, nbt = Math.min(NB, sh.tiles - t0);
@@ -333,15 +338,17 @@ final class CpuWinograd {
     private static void block(Shape sh, int t0, int nbt, float[] xs, float[] u, float[] bias, int bo,
                               Sgemm.Epilogue post, float[] y, int yo, float[] v, float[] m) {
         int perImage = sh.th * sh.tw, rs = sh.rs;
-        // Input: every run of tiles within one tile row, all channels.
-        for (int t = t0; t < t0 + nbt; ) {
-            int img = t / perImage, rem = t % perImage, ti = rem / sh.tw, tj = rem % sh.tw;
-            int len = Math.min(sh.tw - tj, t0 + nbt - t);
-            for (int c = 0; c < sh.c; c++)
-                transformInput(xs, ((img * sh.c + c) * sh.inRows + 2 * ti) * 2 * rs + tj, rs, len, v, c * NR + (t - t0), sh.c * NR, 0, 4);
-            t += len;
+        // Input, channel by channel: its runs of tiles (within one tile row) in ascending order.
+        // Panels of c × NR with L of slack each: see transformInput's whole-vector stores.
+        int panel = sh.c * NR + L;
+        for (int c = 0; c < sh.c; c++) {
+            for (int t = t0; t < t0 + nbt; ) {
+                int img = t / perImage, rem = t % perImage, ti = rem / sh.tw, tj = rem % sh.tw;
+                int len = Math.min(sh.tw - tj, t0 + nbt - t);
+                transformInput(xs, ((img * sh.c + c) * sh.inRows + 2 * ti) * 2 * rs + tj, rs, len, v, c * NR + (t - t0), panel, 0, 4);
+                t += len;
+            }
         }
-        int panel = sh.c * NR;
         for (int kb = 0; kb < sh.k; kb += KB) {
             int kc = Math.min(KB, sh.kPad - kb);
             for (int xi = 0; xi < 16; xi++)
@@ -369,10 +376,14 @@ final class CpuWinograd {
      * Bᵀ d B for len tiles whose four split input rows start at xs[at] (even half; odd half at +rs,
      * next row at +2·rs): tile j's columns are E[j], O[j], E[j+1], O[j+1]. Value ξ = 4a + b of tile
      * j goes to {@code v[(ξ − 4·a0)·planeStride + to + j]}, for rows a in [a0, a1) only.
+     *
+     * <p>Whole vectors are stored (masked stores cost more than the transform): up to L − 1 values
+     * past the run's end. Callers write a plane row by row and each row's runs in ascending order,
+     * so those values land where a later run writes, in columns the products ignore, or in the L
+     * floats of slack after each plane.
      */
     private static void transformInput(float[] xs, int at, int rs, int len, float[] v, int to, int planeStride, int a0, int a1) {
         for (int j = 0; j < len; j += L) {
-            VectorMask<Float> mask = FIRST[Math.min(L, len - j)];
             for (int a = a0; a < a1; a++) {
                 // Row a of Bᵀ d is d0 − d2, d1 + d2, d2 − d1, d1 − d3: rows pr ± qr of the split input,
                 // for each of the four tile columns (c0 … c3); then · B along the columns.
@@ -385,16 +396,16 @@ final class CpuWinograd {
                 int base = (a - a0) * 4 * planeStride + to + j;
                 if (a == 1) {
                     FloatVector c0 = p0.add(q0), c1 = p1.add(q1), c2 = p2.add(q2), c3 = p3.add(q3);
-                    c0.sub(c2).intoArray(v, base, mask);
-                    c1.add(c2).intoArray(v, base + planeStride, mask);
-                    c2.sub(c1).intoArray(v, base + 2 * planeStride, mask);
-                    c1.sub(c3).intoArray(v, base + 3 * planeStride, mask);
+                    c0.sub(c2).intoArray(v, base);
+                    c1.add(c2).intoArray(v, base + planeStride);
+                    c2.sub(c1).intoArray(v, base + 2 * planeStride);
+                    c1.sub(c3).intoArray(v, base + 3 * planeStride);
                 } else {
                     FloatVector c0 = p0.sub(q0), c1 = p1.sub(q1), c2 = p2.sub(q2), c3 = p3.sub(q3);
-                    c0.sub(c2).intoArray(v, base, mask);
-                    c1.add(c2).intoArray(v, base + planeStride, mask);
-                    c2.sub(c1).intoArray(v, base + 2 * planeStride, mask);
-                    c1.sub(c3).intoArray(v, base + 3 * planeStride, mask);
+                    c0.sub(c2).intoArray(v, base);
+                    c1.add(c2).intoArray(v, base + planeStride);
+                    c2.sub(c1).intoArray(v, base + 2 * planeStride);
+                    c1.sub(c3).intoArray(v, base + 3 * planeStride);
                 }
             }
         }
@@ -409,59 +420,55 @@ final class CpuWinograd {
         // One small method per row of A dY: one method with all four is too big for C1 (it runs out
         // of registers, and the method then never reaches C2).
         for (int j = 0; j < len; j += L) {
-            int e = at + j, n = Math.min(L, len - j);
+            int e = at + j;
             for (int a = a0; a < a1; a++) {
                 int b = (a - a0) * 4 * planeStride + to + j;
                 switch (a) {
-                    case 0 -> gradRow0(dys, e, rs, v, b, planeStride, n);
-                    case 1 -> gradRow1(dys, e, rs, v, b, planeStride, n);
-                    case 2 -> gradRow2(dys, e, rs, v, b, planeStride, n);
-                    default -> gradRow3(dys, e, rs, v, b, planeStride, n);
+                    case 0 -> gradRow0(dys, e, rs, v, b, planeStride);
+                    case 1 -> gradRow1(dys, e, rs, v, b, planeStride);
+                    case 2 -> gradRow2(dys, e, rs, v, b, planeStride);
+                    default -> gradRow3(dys, e, rs, v, b, planeStride);
                 }
             }
         }
     }
 
     /** Row [p, q] of A dY, times Aᵀ: p, p + q, p − q, −q (n lanes). */
-    private static void gradRow0(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = FIRST[Math.min(L, n)];
+    private static void gradRow0(float[] dys, int e, int rs, float[] v, int b, int ps) {
         FloatVector p = FloatVector.fromArray(S, dys, e), q = FloatVector.fromArray(S, dys, e + rs);
-        p.intoArray(v, b, mask);
-        p.add(q).intoArray(v, b + ps, mask);
-        p.sub(q).intoArray(v, b + 2 * ps, mask);
-        q.neg().intoArray(v, b + 3 * ps, mask);
+        p.intoArray(v, b);
+        p.add(q).intoArray(v, b + ps);
+        p.sub(q).intoArray(v, b + 2 * ps);
+        q.neg().intoArray(v, b + 3 * ps);
     }
 
     /** Row [p + r, q + s]. */
-    private static void gradRow1(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = FIRST[Math.min(L, n)];
+    private static void gradRow1(float[] dys, int e, int rs, float[] v, int b, int ps) {
         FloatVector u = FloatVector.fromArray(S, dys, e).add(FloatVector.fromArray(S, dys, e + 2 * rs));
         FloatVector w = FloatVector.fromArray(S, dys, e + rs).add(FloatVector.fromArray(S, dys, e + 3 * rs));
-        u.intoArray(v, b, mask);
-        u.add(w).intoArray(v, b + ps, mask);
-        u.sub(w).intoArray(v, b + 2 * ps, mask);
-        w.neg().intoArray(v, b + 3 * ps, mask);
+        u.intoArray(v, b);
+        u.add(w).intoArray(v, b + ps);
+        u.sub(w).intoArray(v, b + 2 * ps);
+        w.neg().intoArray(v, b + 3 * ps);
     }
 
     /** Row [p − r, q − s]. */
-    private static void gradRow2(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = FIRST[Math.min(L, n)];
+    private static void gradRow2(float[] dys, int e, int rs, float[] v, int b, int ps) {
         FloatVector u = FloatVector.fromArray(S, dys, e).sub(FloatVector.fromArray(S, dys, e + 2 * rs));
         FloatVector w = FloatVector.fromArray(S, dys, e + rs).sub(FloatVector.fromArray(S, dys, e + 3 * rs));
-        u.intoArray(v, b, mask);
-        u.add(w).intoArray(v, b + ps, mask);
-        u.sub(w).intoArray(v, b + 2 * ps, mask);
-        w.neg().intoArray(v, b + 3 * ps, mask);
+        u.intoArray(v, b);
+        u.add(w).intoArray(v, b + ps);
+        u.sub(w).intoArray(v, b + 2 * ps);
+        w.neg().intoArray(v, b + 3 * ps);
     }
 
     /** Row [−r, −s]: −r, −r − s, −r + s, s. */
-    private static void gradRow3(float[] dys, int e, int rs, float[] v, int b, int ps, int n) {
-        VectorMask<Float> mask = FIRST[Math.min(L, n)];
+    private static void gradRow3(float[] dys, int e, int rs, float[] v, int b, int ps) {
         FloatVector u = FloatVector.fromArray(S, dys, e + 2 * rs).neg(), s = FloatVector.fromArray(S, dys, e + 3 * rs);
-        u.intoArray(v, b, mask);
-        u.sub(s).intoArray(v, b + ps, mask);
-        u.add(s).intoArray(v, b + 2 * ps, mask);
-        s.intoArray(v, b + 3 * ps, mask);
+        u.intoArray(v, b);
+        u.sub(s).intoArray(v, b + ps);
+        u.add(s).intoArray(v, b + 2 * ps);
+        s.intoArray(v, b + 3 * ps);
     }
 
     /**
