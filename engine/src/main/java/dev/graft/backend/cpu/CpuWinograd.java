@@ -189,6 +189,7 @@ final class CpuWinograd {
         int[] map = new int[L];
         for (int l = 0; l < L; l++) map[l] = flipped ? (l / MR * kOut + l % MR) * 9 : (l % MR * cIn + l / MR) * 9;
         Parallel.forRange(0, kPad / MR, Math.max(1, 4096 / Math.max(1, cIn)), (p0, p1) -> {
+            float[] tb = new float[12 * L];
             for (int kr = p0 * MR; kr < p1 * MR; kr += MR) {
                 int cVec = vector && kr + MR <= kOut ? cIn / 4 * 4 : 0;
                 for (int c0 = 0; c0 < cVec; c0 += 4) {
@@ -203,30 +204,21 @@ final class CpuWinograd {
                     FloatVector m0 = g10.mul(0.5f), m1 = g11.mul(0.5f), m2 = g12.mul(0.5f);
                     FloatVector t10 = h0.add(m0), t11 = h1.add(m1), t12 = h2.add(m2);
                     FloatVector t20 = h0.sub(m0), t21 = h1.sub(m1), t22 = h2.sub(m2);
-                    int at = kr * cIn + c0 * MR;
-                    FloatVector h = g00.add(g02).mul(0.5f), m = g01.mul(0.5f);
-                    g00.intoArray(u, at);
-                    h.add(m).intoArray(u, at + plane);
-                    h.sub(m).intoArray(u, at + 2 * plane);
-                    g02.intoArray(u, at + 3 * plane);
-                    h = t10.add(t12).mul(0.5f);
-                    m = t11.mul(0.5f);
-                    t10.intoArray(u, at + 4 * plane);
-                    h.add(m).intoArray(u, at + 5 * plane);
-                    h.sub(m).intoArray(u, at + 6 * plane);
-                    t12.intoArray(u, at + 7 * plane);
-                    h = t20.add(t22).mul(0.5f);
-                    m = t21.mul(0.5f);
-                    t20.intoArray(u, at + 8 * plane);
-                    h.add(m).intoArray(u, at + 9 * plane);
-                    h.sub(m).intoArray(u, at + 10 * plane);
-                    t22.intoArray(u, at + 11 * plane);
-                    h = g20.add(g22).mul(0.5f);
-                    m = g21.mul(0.5f);
-                    g20.intoArray(u, at + 12 * plane);
-                    h.add(m).intoArray(u, at + 13 * plane);
-                    h.sub(m).intoArray(u, at + 14 * plane);
-                    g22.intoArray(u, at + 15 * plane);
+                    // T (4×3) through a small buffer, then each row · Gᵀ: one loop body, no vector
+                    // crossing iterations.
+                    g00.intoArray(tb, 0); g01.intoArray(tb, L); g02.intoArray(tb, 2 * L);
+                    t10.intoArray(tb, 3 * L); t11.intoArray(tb, 4 * L); t12.intoArray(tb, 5 * L);
+                    t20.intoArray(tb, 6 * L); t21.intoArray(tb, 7 * L); t22.intoArray(tb, 8 * L);
+                    g20.intoArray(tb, 9 * L); g21.intoArray(tb, 10 * L); g22.intoArray(tb, 11 * L);
+                    for (int a = 0, at = kr * cIn + c0 * MR; a < 4; a++, at += 4 * plane) {
+                        FloatVector t0 = FloatVector.fromArray(S, tb, 3 * a * L), t1 = FloatVector.fromArray(S, tb, (3 * a + 1) * L);
+                        FloatVector t2 = FloatVector.fromArray(S, tb, (3 * a + 2) * L);
+                        FloatVector h = t0.add(t2).mul(0.5f), m = t1.mul(0.5f);
+                        t0.intoArray(u, at);
+                        h.add(m).intoArray(u, at + plane);
+                        h.sub(m).intoArray(u, at + 2 * plane);
+                        t2.intoArray(u, at + 3 * plane);
+                    }
                 }
                 for (int r = 0; r < MR; r++) {
                     int k = kr + r;
@@ -417,7 +409,7 @@ final class CpuWinograd {
      * A dY: [p, q], [p + r, q + s], [p − r, q − s], [−r, −s]; each row [u, w] · Aᵀ = [u, u + w, u − w, −w].
      */
     private static void transformGrad(float[] dys, int at, int rs, int len, float[] v, int to, int planeStride, int a0, int a1) {
-        // One small method per row of A dY: one method with all four is too big for C1 (it runs out
+        // Small methods per row of A dY: one method with all four is too big for C1 (it runs out
         // of registers, and the method then never reaches C2).
         for (int j = 0; j < len; j += L) {
             int e = at + j;
@@ -425,8 +417,8 @@ final class CpuWinograd {
                 int b = (a - a0) * 4 * planeStride + to + j;
                 switch (a) {
                     case 0 -> gradRow0(dys, e, rs, v, b, planeStride);
-                    case 1 -> gradRow1(dys, e, rs, v, b, planeStride);
-                    case 2 -> gradRow2(dys, e, rs, v, b, planeStride);
+                    case 1 -> gradRowMid(dys, e, rs, v, b, planeStride, 1f);
+                    case 2 -> gradRowMid(dys, e, rs, v, b, planeStride, -1f);
                     default -> gradRow3(dys, e, rs, v, b, planeStride);
                 }
             }
@@ -442,20 +434,13 @@ final class CpuWinograd {
         q.neg().intoArray(v, b + 3 * ps);
     }
 
-    /** Row [p + r, q + s]. */
-    private static void gradRow1(float[] dys, int e, int rs, float[] v, int b, int ps) {
-        FloatVector u = FloatVector.fromArray(S, dys, e).add(FloatVector.fromArray(S, dys, e + 2 * rs));
-        FloatVector w = FloatVector.fromArray(S, dys, e + rs).add(FloatVector.fromArray(S, dys, e + 3 * rs));
-        u.intoArray(v, b);
-        u.add(w).intoArray(v, b + ps);
-        u.sub(w).intoArray(v, b + 2 * ps);
-        w.neg().intoArray(v, b + 3 * ps);
-    }
-
-    /** Row [p − r, q − s]. */
-    private static void gradRow2(float[] dys, int e, int rs, float[] v, int b, int ps) {
-        FloatVector u = FloatVector.fromArray(S, dys, e).sub(FloatVector.fromArray(S, dys, e + 2 * rs));
-        FloatVector w = FloatVector.fromArray(S, dys, e + rs).sub(FloatVector.fromArray(S, dys, e + 3 * rs));
+    /**
+     * Row [p + sign·r, q + sign·s] (sign ±1: rows 1 and 2; multiplying by ±1 is exact, so this is
+     * p + r or p − r to the bit).
+     */
+    private static void gradRowMid(float[] dys, int e, int rs, float[] v, int b, int ps, float sign) {
+        FloatVector u = FloatVector.fromArray(S, dys, e).add(FloatVector.fromArray(S, dys, e + 2 * rs).mul(sign));
+        FloatVector w = FloatVector.fromArray(S, dys, e + rs).add(FloatVector.fromArray(S, dys, e + 3 * rs).mul(sign));
         u.intoArray(v, b);
         u.add(w).intoArray(v, b + ps);
         u.sub(w).intoArray(v, b + 2 * ps);

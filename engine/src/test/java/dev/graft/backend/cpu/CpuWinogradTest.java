@@ -8,6 +8,7 @@ import dev.graft.backend.reference.ReferenceBackend;
 import dev.graft.tensor.DType;
 import dev.graft.tensor.Tensor;
 import java.util.Random;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -56,31 +57,33 @@ class CpuWinogradTest {
             Tensor x = randn(rng, s[0], s[1], s[2], s[3]), w = randn(rng, g.weightShape()), dy = randn(rng, g.outputShape());
             float[] xa = x.toFloatArray(), wa = w.toFloatArray(), dya = dy.toFloatArray();
 
+            Tensor x64 = x.to(DType.FLOAT64), w64 = w.to(DType.FLOAT64), dy64 = dy.to(DType.FLOAT64);
             Tensor y64 = Tensor.zeros(DType.FLOAT64, x.device(), g.outputShape());
-            f64.conv2dForward(g, x.to(DType.FLOAT64), w.to(DType.FLOAT64), null, y64);
-            float[] yw = new float[y64.numel()], yd = new float[y64.numel()];
-            CpuWinograd.forward(g, xa, 0, wa, 0, null, 0, yw, 0, null);
-            CpuConvolution.forwardDirect(g, xa, 0, wa, 0, null, 0, yd, 0, null);
-            compare("forward " + g, relError(yw, y64.toDoubleArray()), relError(yd, y64.toDoubleArray()));
-
+            f64.conv2dForward(g, x64, w64, null, y64);
+            compare("forward " + g, y64,
+                    out -> CpuWinograd.forward(g, xa, 0, wa, 0, null, 0, out, 0, null),
+                    out -> CpuConvolution.forwardDirect(g, xa, 0, wa, 0, null, 0, out, 0, null));
             Tensor dx64 = Tensor.zeros(DType.FLOAT64, x.device(), x.shape());
-            f64.conv2dBackwardData(g, dy.to(DType.FLOAT64), w.to(DType.FLOAT64), dx64);
-            float[] dxw = new float[xa.length], dxd = new float[xa.length];
-            CpuWinograd.backwardData(g, dya, 0, wa, 0, dxw, 0);
-            CpuConvolution.backwardDataDirect(g, dya, 0, wa, 0, dxd, 0);
-            compare("data gradient " + g, relError(dxw, dx64.toDoubleArray()), relError(dxd, dx64.toDoubleArray()));
-
+            f64.conv2dBackwardData(g, dy64, w64, dx64);
+            compare("data gradient " + g, dx64,
+                    out -> CpuWinograd.backwardData(g, dya, 0, wa, 0, out, 0),
+                    out -> CpuConvolution.backwardDataDirect(g, dya, 0, wa, 0, out, 0));
             Tensor dw64 = Tensor.zeros(DType.FLOAT64, x.device(), w.shape());
-            f64.conv2dBackwardWeight(g, x.to(DType.FLOAT64), dy.to(DType.FLOAT64), dw64);
-            float[] dww = new float[wa.length], dwd = new float[wa.length];
-            CpuWinograd.backwardWeight(g, xa, 0, dya, 0, dww, 0);
-            CpuConvolution.backwardWeightDirect(g, xa, 0, dya, 0, dwd, 0);
-            compare("weight gradient " + g, relError(dww, dw64.toDoubleArray()), relError(dwd, dw64.toDoubleArray()));
+            f64.conv2dBackwardWeight(g, x64, dy64, dw64);
+            compare("weight gradient " + g, dw64,
+                    out -> CpuWinograd.backwardWeight(g, xa, 0, dya, 0, out, 0),
+                    out -> CpuConvolution.backwardWeightDirect(g, xa, 0, dya, 0, out, 0));
         }
     }
 
-    private static void compare(String what, double winograd, double direct) {
-        assertThat(winograd).as("%s: Winograd error %.3g vs direct %.3g", what, winograd, direct)
-                .isLessThan(Math.max(4 * direct, 1e-6)).isLessThan(1e-5);
+    /** Runs both paths into fresh arrays and compares their errors against the float64 result. */
+    private static void compare(String what, Tensor exact, Consumer<float[]> winograd, Consumer<float[]> direct) {
+        double[] e = exact.toDoubleArray();
+        float[] a = new float[e.length], b = new float[e.length];
+        winograd.accept(a);
+        direct.accept(b);
+        double errW = relError(a, e), errD = relError(b, e);
+        assertThat(errW).as("%s: Winograd error %.3g vs direct %.3g", what, errW, errD)
+                .isLessThan(Math.max(4 * errD, 1e-6)).isLessThan(1e-5);
     }
 }
