@@ -60,11 +60,21 @@ public class SgemmBenchmark {
             // MobileNetV2: 1×1 expansion 24→144 at 56², 1×1 projection 960→160 at 7², last 1×1 320→1280 at 7².
             Map.entry("mv2_expand56", new Shape(144, 56 * 56, 24, false)),
             Map.entry("mv2_project7", new Shape(160, 7 * 7, 960, false)),
-            Map.entry("mv2_last1x1", new Shape(1280, 7 * 7, 320, false)));
+            Map.entry("mv2_last1x1", new Shape(1280, 7 * 7, 320, false)),
+            // The same 1×1 convolutions in both layouts at batch 16 (images side by side, as the
+            // convolution does): NCHW is W (K×C) · X (C × positions); channels-last (NHWC) is
+            // X (positions × C) · Wᵀ, W stored K×C.
+            Map.entry("mv2_expand56_nchw", new Shape(144, 56 * 56, 24, false)),
+            Map.entry("mv2_expand56_nhwc", new Shape(56 * 56, 144, 24, true)),
+            Map.entry("mv2_project7_nchw", new Shape(160, 16 * 7 * 7, 960, false)),
+            Map.entry("mv2_project7_nhwc", new Shape(16 * 7 * 7, 160, 960, true)),
+            Map.entry("mv2_last1x1_nchw", new Shape(1280, 16 * 7 * 7, 320, false)),
+            Map.entry("mv2_last1x1_nhwc", new Shape(16 * 7 * 7, 1280, 320, true)));
 
     @Param({"sq256", "sq512", "sq1024", "sq2048",
             "r18_conv1", "r18_layer1", "r18_layer2", "r18_layer3", "r18_layer4", "r18_fc_b32",
-            "mv2_expand56", "mv2_project7", "mv2_last1x1"})
+            "mv2_expand56", "mv2_project7", "mv2_last1x1",
+            "mv2_expand56_nchw", "mv2_expand56_nhwc", "mv2_project7_nchw", "mv2_project7_nhwc", "mv2_last1x1_nchw", "mv2_last1x1_nhwc"})
     public String shape;
 
     /** Threads for the GEMM; 0 keeps the default (all cores). */
