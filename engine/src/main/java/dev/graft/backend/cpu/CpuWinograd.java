@@ -83,7 +83,22 @@ final class CpuWinograd {
     static boolean applies(ConvGeometry g) {
         return ENABLED && g.groups() == 1 && g.kh() == 3 && g.kw() == 3 && g.strideH() == 1 && g.strideW() == 1
                 && g.dilationH() == 1 && g.dilationW() == 1 && g.padH() <= 2 && g.padW() <= 2
-                && g.inC() >= MIN_CHANNELS && g.outC() >= MIN_CHANNELS && g.oh() >= 2 && g.ow() >= 2;
+                && g.inC() >= MIN_CHANNELS && g.outC() >= MIN_CHANNELS && g.oh() >= 2 && g.ow() >= 2
+                && scratchFits(g);
+    }
+
+    /**
+     * Whether every array this path allocates (the split input, dy and data-gradient input, the
+     * transformed weights) stays within Java's array size; tensors near 2³¹ elements take im2col.
+     */
+    private static boolean scratchFits(ConvGeometry g) {
+        long limit = Integer.MAX_VALUE - 64L;
+        long fwdRows = 2L * ((g.oh() + 1) / 2) + 2, fwdHalf = (g.ow() + 1) / 2 + 1;   // forward: split x
+        long bwdRows = 2L * ((g.h() + 1) / 2) + 2, bwdHalf = (g.w() + 1) / 2 + 1;     // data gradient: split dy
+        long weights = 16L * (Math.max(g.inC(), g.outC()) + Sgemm.MR) * Math.max(g.inC(), g.outC());
+        return (long) g.n() * g.inC() * fwdRows * 2 * fwdHalf < limit
+                && (long) g.n() * g.outC() * Math.max(fwdRows, bwdRows) * 2 * Math.max(fwdHalf, bwdHalf) < limit
+                && weights < limit;
     }
 
     /** y = conv(x, w) + bias, then {@code post} (may be null) per output channel. */

@@ -37,6 +37,9 @@ class CpuWinogradTest {
                 new int[] {1, 1}, new int[] {2, 2}, new int[] {2, 2}, 1))).as("dilation").isFalse();
         assertThat(CpuWinograd.applies(ConvGeometry.of(new int[] {1, 64, 56, 56}, new int[] {64, 64, 1, 1},
                 new int[] {1, 1}, new int[] {0, 0}, new int[] {1, 1}, 1))).as("1x1").isFalse();
+        // 2^31 floats of split input would not fit in one Java array: im2col instead.
+        assertThat(CpuWinograd.applies(geometry(64, 512, 256, 256, 64, 1))).as("split too big for an array").isFalse();
+        assertThat(CpuWinograd.applies(geometry(64, 64, 256, 256, 64, 1))).isTrue();
     }
 
     /** Largest |a − exact| over the largest |exact|. */
