@@ -93,7 +93,7 @@ final class CpuDepthwise {
         int i = 0;
         for (; i + L <= n; i += L) FloatVector.fromArray(S, src, s + i).intoArray(dst, d + i);
         if (i < n) {
-            VectorMask<Float> m = S.indexInRange(i, n);
+            VectorMask<Float> m = Sgemm.firstLanes(n - i);
             FloatVector.fromArray(S, src, s + i, m).intoArray(dst, d + i, m);
         }
     }
@@ -103,7 +103,7 @@ final class CpuDepthwise {
         FloatVector z = FloatVector.zero(S);
         int i = 0;
         for (; i + L <= n; i += L) z.intoArray(a, d + i);
-        if (i < n) z.intoArray(a, d + i, S.indexInRange(i, n));
+        if (i < n) z.intoArray(a, d + i, Sgemm.firstLanes(n - i));
     }
 
     /** Lane i of the result takes lane 2i of the concatenation of two vectors. */
@@ -190,7 +190,7 @@ final class CpuDepthwise {
     /** Columns full … ow−1 of every row of {@link #plane} (same arithmetic, masked stores, 4 rows at a time). */
     private static void planeTail(int oh, int ow, int full, int rs, int[] taps, float[] buf, float[] w, int wb, float b,
                                   float[] y, int yb) {
-        VectorMask<Float> m = S.indexInRange(full, ow);
+        VectorMask<Float> m = Sgemm.firstLanes(ow - full);
         int oy = 0;
         for (; oy + 3 < oh; oy += 4) {
             FloatVector a0 = FloatVector.broadcast(S, b), a1 = a0, a2 = a0, a3 = a0;
@@ -318,12 +318,13 @@ final class CpuDepthwise {
         Parallel.forRange(0, c, grain, (c0, c1) -> {
             float[] buf = scratch(0, ph.size(g));
             double[] acc = new double[kh * kw];
+            float[] lanes = new float[L];
             for (int ch = c0; ch < c1; ch++) {
                 Arrays.fill(acc, 0);
                 for (int b = 0; b < n; b++) {
                     int p = b * c + ch, yb = dyo + p * oh * ow;
                     fillPhases(g, ph, x, xo + p * hw, buf);
-                    for (int t = 0; t < kh * kw; t++) acc[t] += dot(buf, taps[t], rs, dy, yb, oh, ow);
+                    for (int t = 0; t < kh * kw; t++) acc[t] += dot(buf, taps[t], rs, dy, yb, oh, ow, lanes);
                 }
                 for (int t = 0; t < kh * kw; t++) dw[dwo + ch * kh * kw + t] = (float) acc[t];
             }
@@ -335,7 +336,7 @@ final class CpuDepthwise {
      * four accumulators (independent FMA chains), edge columns in {@link #dotTail}, all combined in
      * a fixed order.
      */
-    private static double dot(float[] buf, int xo, int rs, float[] dy, int yb, int oh, int ow) {
+    private static double dot(float[] buf, int xo, int rs, float[] dy, int yb, int oh, int ow, float[] lanes) {
         FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
         int full = ow - ow % L, oy = 0;
         for (; oy + 3 < oh; oy += 4) {
@@ -352,17 +353,17 @@ final class CpuDepthwise {
             for (int ox = 0; ox < full; ox += L)
                 s0 = FloatVector.fromArray(S, buf, xr + ox).fma(FloatVector.fromArray(S, dy, yr + ox), s0);
         }
-        double sum = sumLanes(s0.add(s1).add(s2.add(s3)));
-        return full < ow ? sum + dotTail(buf, xo, rs, dy, yb, oh, ow, full) : sum;
+        double sum = sumLanes(s0.add(s1).add(s2.add(s3)), lanes);
+        return full < ow ? sum + dotTail(buf, xo, rs, dy, yb, oh, ow, full, lanes) : sum;
     }
 
     /** Columns full … ow−1 of {@link #dot}. */
-    private static double dotTail(float[] buf, int xo, int rs, float[] dy, int yb, int oh, int ow, int full) {
-        VectorMask<Float> m = S.indexInRange(full, ow);
+    private static double dotTail(float[] buf, int xo, int rs, float[] dy, int yb, int oh, int ow, int full, float[] lanes) {
+        VectorMask<Float> m = Sgemm.firstLanes(ow - full);
         FloatVector s = FloatVector.zero(S);
         for (int oy = 0; oy < oh; oy++)
             s = FloatVector.fromArray(S, buf, xo + oy * rs + full, m).fma(FloatVector.fromArray(S, dy, yb + oy * ow + full, m), s);
-        return sumLanes(s);
+        return sumLanes(s, lanes);
     }
 
     /**
@@ -370,13 +371,10 @@ final class CpuDepthwise {
      * the implementation and differs between the JIT's intrinsic and the interpreter's fallback, so
      * results would depend on when the method gets compiled, and two identical runs would differ.
      */
-    private static float sumLanes(FloatVector v) {
-        float[] lanes = LANES.get();
+    private static float sumLanes(FloatVector v, float[] lanes) {
         v.intoArray(lanes, 0);
         float sum = 0f;
         for (int i = 0; i < L; i++) sum += lanes[i];
         return sum;
     }
-
-    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[L]);
 }

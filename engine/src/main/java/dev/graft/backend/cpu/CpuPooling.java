@@ -110,7 +110,7 @@ final class CpuPooling {
                     int o = oy * ow + ox;
                     if (dy == null) {
                         if (n == L) m.intoArray(out, ob + o);
-                        else m.intoArray(out, ob + o, VectorMask.fromLong(S, (1L << n) - 1));
+                        else m.intoArray(out, ob + o, Sgemm.firstLanes(n));
                     } else {
                         best.intoArray(bv, 0);
                         for (int l = 0; l < n; l++) out[ob + bv[l]] += dy[gb + o + l];

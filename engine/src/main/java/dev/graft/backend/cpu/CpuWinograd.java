@@ -49,16 +49,6 @@ final class CpuWinograd {
     private static final VectorMask<Float> EVEN = VectorMask.fromLong(S, 0x5555_5555_5555_5555L);
     private static final VectorMask<Float> ODD = VectorMask.fromLong(S, 0xAAAA_AAAA_AAAA_AAAAL);
     /**
-     * FIRST[n]: the first n lanes. A table, because a mask made from a variable (fromLong,
-     * indexInRange) is not intrinsified here and runs the Java fallback on every call.
-     */
-    @SuppressWarnings("unchecked")
-    private static final VectorMask<Float>[] FIRST = new VectorMask[L + 1];
-
-    static {
-        for (int n = 0; n <= L; n++) FIRST[n] = S.indexInRange(0, n);
-    }
-    /**
      * Interleaving a and b (a0 b0 a1 b1 …): each spread by a one-vector permutation (lane i takes
      * lane i/2, or L/2 + i/2 for the upper halves), then blended on the odd lanes. (The two-vector
      * {@code rearrange} is not compiled to a permutation by C2 and allocates.)
@@ -315,7 +305,7 @@ final class CpuWinograd {
                     // Halves are packed tightly (rs = tw + 1): masked stores, so no row writes into
                     // another (rows are split on several threads).
                     int n0 = Math.max(0, Math.min(L / 2, half - j)), n1 = Math.max(0, Math.min(L / 2, half - j - L / 2));
-                    VectorMask<Float> m0 = FIRST[n0], m1 = FIRST[n1];
+                    VectorMask<Float> m0 = Sgemm.firstLanes(n0), m1 = Sgemm.firstLanes(n1);
                     a.compress(EVEN).intoArray(out, e + j, m0);
                     b.compress(EVEN).intoArray(out, e + j + L / 2, m1);
                     a.compress(ODD).intoArray(out, e + rs + j, m0);
@@ -527,8 +517,8 @@ final class CpuWinograd {
                 hi0.intoArray(y, dst + L);
             } else if (dst + 2 * L <= y.length) {
                 // The last tiles of a run: the first `count` outputs, masked (scalar past the array's end).
-                lo0.intoArray(y, dst, FIRST[Math.min(L, count)]);
-                if (count > L) hi0.intoArray(y, dst + L, FIRST[count - L]);
+                lo0.intoArray(y, dst, Sgemm.firstLanes(count));
+                if (count > L) hi0.intoArray(y, dst + L, Sgemm.firstLanes(count - L));
             } else {
                 for (int i = 0; i < count; i++) y[dst + i] = i < L ? lo0.lane(i) : hi0.lane(i - L);
             }
@@ -540,8 +530,8 @@ final class CpuWinograd {
                     lo1.intoArray(y, dst);
                     hi1.intoArray(y, dst + L);
                 } else if (dst + 2 * L <= y.length) {
-                    lo1.intoArray(y, dst, FIRST[Math.min(L, count)]);
-                    if (count > L) hi1.intoArray(y, dst + L, FIRST[count - L]);
+                    lo1.intoArray(y, dst, Sgemm.firstLanes(count));
+                    if (count > L) hi1.intoArray(y, dst + L, Sgemm.firstLanes(count - L));
                 } else {
                     for (int i = 0; i < count; i++) y[dst + i] = i < L ? lo1.lane(i) : hi1.lane(i - L);
                 }

@@ -33,6 +33,23 @@ public final class Sgemm {
     /** Cache blocking: an MC×KC block of A stays in L2, a KC×NC panel of B in L3. */
     static final int MC = 96, KC = 256, NC = 4096 / NR * NR;
 
+    /** FIRST[n]: the first n lanes (see {@link #firstLanes}). */
+    @SuppressWarnings("unchecked")
+    private static final VectorMask<Float>[] FIRST = new VectorMask[L + 1];
+
+    static {
+        for (int n = 0; n <= L; n++) FIRST[n] = S.indexInRange(0, n);
+    }
+
+    /**
+     * The mask of the first n lanes (none for n ≤ 0, all for n ≥ L), from a table: a mask computed
+     * from a variable ({@code indexInRange}, {@code VectorMask.fromLong}) is not intrinsified by
+     * C2 here and runs the Vector API's Java fallback on every call.
+     */
+    static VectorMask<Float> firstLanes(int n) {
+        return FIRST[Math.max(0, Math.min(L, n))];
+    }
+
     /** Packing one element costs about as much as this many multiply-adds (for the split choice). */
     private static final long PACK_COST = 8;
 
@@ -238,7 +255,7 @@ public final class Sgemm {
                     int dst = base + p * NR;
                     for (int v = 0; v < NR; v += L) {
                         if (nr - v >= L) FloatVector.fromArray(S, b, src + v).intoArray(bp, dst + v);
-                        else if (src + v + L <= b.length) FloatVector.fromArray(S, b, src + v, S.indexInRange(v, nr)).intoArray(bp, dst + v);
+                        else if (src + v + L <= b.length) FloatVector.fromArray(S, b, src + v, firstLanes(nr - v)).intoArray(bp, dst + v);
                         else for (int j = v; j < v + L; j++) bp[dst + j] = j < nr ? b[src + j] : 0f;   // masked past the array's end is slow
                     }
                 }
@@ -346,7 +363,7 @@ public final class Sgemm {
                     if (post != null) v = v.sub(mu).mul(sc).add(sh).max(post.lo()).min(post.hi());
                     v.intoArray(c, row + col);
                 } else if (row + col + L <= c.length) {
-                    VectorMask<Float> m = S.indexInRange(col, nr);
+                    VectorMask<Float> m = firstLanes(nr - col);
                     if (beta == 1f) v = v.add(FloatVector.fromArray(S, c, row + col, m));
                     else if (beta != 0f) v = v.add(FloatVector.fromArray(S, c, row + col, m).mul(beta));
                     if (bv != null) v = v.add(bv);
