@@ -19,7 +19,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = GraftVersion.class,
         description = "Graft: transfer learning of ImageNet CNNs in pure Java.",
         subcommands = {FinetuneCommand.class, PredictCommand.class, EvaluateCommand.class, ClassifyCommand.class,
-                ForwardCommand.class, InspectCommand.class, ConvertCommand.class, BenchCommand.class, InfoCommand.class, DemoCommand.class,
+                ForwardCommand.class, InspectCommand.class, ConvertCommand.class, BenchCommand.class, InfoCommand.class, DoctorCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:success", "1:error (bad input, missing file, ...)", "2:invalid command line",

@@ -67,6 +67,16 @@ class MainTest {
     }
 
     @Test
+    void doctorReportsEveryCudaLibraryAndExitsZero() {
+        Result r = run("doctor");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("cuda driver", "cuda runtime", "cuda cublas", "cuda cudnn", "ptx kernels", "ops run on");
+        assertThat(r.out().lines().filter(l -> l.startsWith("cuda ")).toList()).hasSize(4)
+                .allSatisfy(l -> assertThat(l).matches("cuda \\w+ +(not found \\(tried .+|lib\\S+\\.so\\.\\d+.*: .+)"));
+        assertThat(r.err()).isEmpty();
+    }
+
+    @Test
     void badOptionIsOneLineOnStderrWithoutStackTrace() {
         Result r = run("demo", "--no-such-option");
         assertThat(r.code()).isEqualTo(Main.EXIT_USAGE);
