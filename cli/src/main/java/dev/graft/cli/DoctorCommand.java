@@ -1,11 +1,9 @@
 package dev.graft.cli;
 
 import dev.graft.backend.cuda.CudaProbe;
-import dev.graft.kernels.PtxResources;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -32,21 +30,14 @@ final class DoctorCommand implements Callable<Integer> {
         CudaProbe.Report r = CudaProbe.probe();
         for (CudaProbe.Library l : r.libraries()) {
             String text = l.isLoaded() ? l.loaded() + (l.version() == null ? "" : " " + l.version()) + ": " + l.detail() : l.detail();
-            row(out, "cuda " + l.role(), text);
+            InfoCommand.row(out, "cuda " + l.role(), text);
         }
-        if (r.devices().isEmpty()) row(out, "gpus", "none");
+        if (r.devices().isEmpty()) InfoCommand.row(out, "gpus", "none");
         for (CudaProbe.Device d : r.devices())
-            row(out, "gpu " + d.ordinal(), String.format(Locale.ROOT, "%s, compute capability %d.%d, %.1f GiB",
+            InfoCommand.row(out, "gpu " + d.ordinal(), String.format(Locale.ROOT, "%s, compute capability %d.%d, %.1f GiB",
                     d.name(), d.major(), d.minor(), d.totalMemory() / (double) (1L << 30)));
-        row(out, "ptx kernels", PtxResources.build()
-                .map(b -> String.join(", ", b.kernels()) + " for "
-                        + b.archs().stream().map(a -> "sm_" + a).collect(Collectors.joining(", ")) + " (nvcc " + b.nvccVersion() + ")")
-                .orElse("none (built without nvcc)"));
-        row(out, "ops run on", "cpu: every op (the CUDA backend is not built yet)");
+        InfoCommand.row(out, "ptx kernels", InfoCommand.ptxKernels());
+        InfoCommand.row(out, "ops run on", "cpu: every op (the CUDA backend is not built yet)");
         return 0;
-    }
-
-    private static void row(PrintWriter out, String key, String value) {
-        out.println(String.format(Locale.ROOT, "%-13s %s", key, value));
     }
 }

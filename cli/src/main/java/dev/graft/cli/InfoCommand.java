@@ -40,17 +40,23 @@ final class InfoCommand implements Callable<Integer> {
         row(out, "reference", Backends.get(Device.CPU, DType.FLOAT64) + " (float64 oracle for gradient checks)");
         row(out, "vector api", "preferred species " + CpuBackend.vectorWidth());
         row(out, "devices", "cpu (available); cuda: not built (the CUDA backend is a later issue; graft doctor lists the CUDA libraries found)");
-        row(out, "ptx kernels", PtxResources.build()
-                .map(b -> String.join(", ", b.kernels()) + " for "
-                        + b.archs().stream().map(a -> "sm_" + a).collect(Collectors.joining(", "))
-                        + " (nvcc " + b.nvccVersion() + ")")
-                .orElse("none (built without nvcc)"));
+        row(out, "ptx kernels", ptxKernels());
         Path data = DataDirectory.resolve();
         row(out, "data", data + (Files.isDirectory(data) ? "" : " (missing)") + " (-Dgraft.data=DIR or GRAFT_DATA)");
         return 0;
     }
 
-    private static void row(PrintWriter out, String key, String value) {
+    /** The PTX kernels built into this Graft, with their architectures and nvcc version. */
+    static String ptxKernels() {
+        return PtxResources.build()
+                .map(b -> String.join(", ", b.kernels()) + " for "
+                        + b.archs().stream().map(a -> "sm_" + a).collect(Collectors.joining(", "))
+                        + " (nvcc " + b.nvccVersion() + ")")
+                .orElse("none (built without nvcc)");
+    }
+
+    /** One "key  value" line of {@code info} and {@code doctor}. */
+    static void row(PrintWriter out, String key, String value) {
         out.println(String.format(Locale.ROOT, "%-12s %s", key, value));
     }
 }
