@@ -87,7 +87,7 @@ final class ModelOptions {
         try {
             Backends.get(d, DType.FLOAT32);
         } catch (GraftException e) {
-            throw new GraftException("--device " + device + ": CUDA backend not available in this build (use --device cpu)");
+            throw new GraftException("--device " + device + ": CUDA backend not available in this build (use --device cpu; graft doctor lists the CUDA libraries this machine has)");
         }
         throw new GraftException("running on " + d + " is not supported by this command yet (use --device cpu)");
     }
