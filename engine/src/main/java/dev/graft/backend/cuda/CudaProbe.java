@@ -97,11 +97,25 @@ public final class CudaProbe {
         return (v / 1000) + "." + (v % 1000) / 10;
     }
 
-    private static Library driver(Arena arena, List<Device> devices) {
-        Optional<Loaded> lib = open(DRIVER, arena);
-        if (lib.isEmpty()) return missing("driver", DRIVER, ": no NVIDIA driver on this machine");
-        Loaded l = lib.get();
+    /** What one loaded library says about itself. */
+    @FunctionalInterface
+    private interface Query {
+        Library ask(Loaded l) throws Throwable;
+    }
+
+    /** Opens the first of names that loads and asks it; a missing library or a failing call is reported. */
+    private static Library library(String role, List<String> names, String whyMissing, Arena arena, Query query) {
+        Optional<Loaded> lib = open(names, arena);
+        if (lib.isEmpty()) return missing(role, names, whyMissing);
         try {
+            return query.ask(lib.get());
+        } catch (Throwable t) {
+            return new Library(role, lib.get().name(), null, "loaded, but a call failed: " + t.getMessage());
+        }
+    }
+
+    private static Library driver(Arena arena, List<Device> devices) {
+        return library("driver", DRIVER, ": no NVIDIA driver on this machine", arena, l -> {
             int init = (int) l.function("cuInit", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT)).invokeExact(0);
             int[] version = l.intOut("cuDriverGetVersion", arena);
             String v = version[0] == 0 ? cudaVersion(version[1]) : null;
@@ -129,16 +143,11 @@ public final class CudaProbe {
                         bytes.get(ValueLayout.JAVA_LONG, 0)));
             }
             return new Library("driver", l.name(), v, count[1] + " device(s)");
-        } catch (Throwable t) {
-            return new Library("driver", l.name(), null, "loaded, but a call failed: " + t.getMessage());
-        }
+        });
     }
 
     private static Library runtime(Arena arena) {
-        Optional<Loaded> lib = open(RUNTIME, arena);
-        if (lib.isEmpty()) return missing("runtime", RUNTIME, "");
-        Loaded l = lib.get();
-        try {
+        return library("runtime", RUNTIME, "", arena, l -> {
             int[] version = l.intOut("cudaRuntimeGetVersion", arena);
             String v = version[0] == 0 ? cudaVersion(version[1]) : null;
             int[] count = l.intOut("cudaGetDeviceCount", arena);
@@ -146,16 +155,11 @@ public final class CudaProbe {
             MethodHandle text = l.function("cudaGetErrorString", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
             MemorySegment s = ((MemorySegment) text.invokeExact(count[0])).reinterpret(1024);
             return new Library("runtime", l.name(), v, "cudaGetDeviceCount: error " + count[0] + " (" + s.getString(0) + ")");
-        } catch (Throwable t) {
-            return new Library("runtime", l.name(), null, "loaded, but a call failed: " + t.getMessage());
-        }
+        });
     }
 
     private static Library cublas(Arena arena) {
-        Optional<Loaded> lib = open(CUBLAS, arena);
-        if (lib.isEmpty()) return missing("cublas", CUBLAS, "");
-        Loaded l = lib.get();
-        try {
+        return library("cublas", CUBLAS, "", arena, l -> {
             MethodHandle prop = l.function("cublasGetProperty", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS));
             int[] parts = new int[3];
             for (int p = 0; p < 3; p++) {   // MAJOR_VERSION, MINOR_VERSION, PATCH_LEVEL
@@ -165,23 +169,16 @@ public final class CudaProbe {
                 parts[p] = out.get(ValueLayout.JAVA_INT, 0);
             }
             return new Library("cublas", l.name(), parts[0] + "." + parts[1] + "." + parts[2], "loaded");
-        } catch (Throwable t) {
-            return new Library("cublas", l.name(), null, "loaded, but a call failed: " + t.getMessage());
-        }
+        });
     }
 
     private static Library cudnn(Arena arena) {
-        Optional<Loaded> lib = open(CUDNN, arena);
-        if (lib.isEmpty()) return missing("cudnn", CUDNN, "");
-        Loaded l = lib.get();
-        try {
+        return library("cudnn", CUDNN, "", arena, l -> {
             long v = (long) l.function("cudnnGetVersion", FunctionDescriptor.of(ValueLayout.JAVA_LONG)).invokeExact();
             // cuDNN 9: major·10000 + minor·100 + patch; cuDNN 8: major·1000 + minor·100 + patch.
             String version = v >= 90000 ? (v / 10000) + "." + (v % 10000) / 100 + "." + v % 100
                     : (v / 1000) + "." + (v % 1000) / 100 + "." + v % 100;
             return new Library("cudnn", l.name(), version, "loaded");
-        } catch (Throwable t) {
-            return new Library("cudnn", l.name(), null, "loaded, but a call failed: " + t.getMessage());
-        }
+        });
     }
 }
