@@ -63,9 +63,13 @@ for cu in "${sources[@]}"; do
     name=$(basename "$cu" .cu)
     for arch in $archs; do
         ptx="$out/$name.sm_$arch.ptx"
-        if [[ -f "$ptx" && "$ptx" -nt "$cu" && "$ptx" -nt "$0" ]]; then continue; fi
+        if [[ -f "$ptx" && "$ptx" -nt "$cu" && "$ptx" -nt "$0" ]]; then
+            fresh=1
+            for h in "$src"/*.h; do [[ "$h" -nt "$ptx" ]] && fresh=0; done
+            (( fresh == 1 )) && continue
+        fi
         tmp="$ptx.tmp"
-        if ! "$nvcc" --ptx -std=c++17 -O3 -lineinfo -arch="compute_$arch" -o "$tmp" "$cu"; then
+        if ! "$nvcc" --ptx -std=c++17 -O3 -lineinfo -I"$src" -arch="compute_$arch" -o "$tmp" "$cu"; then
             rm -f "$tmp"
             echo "graft-kernels: ERROR: nvcc failed on $cu for sm_$arch" >&2
             exit 1

@@ -8,6 +8,8 @@
 //  - each kernel has a CPU reference, the ReferenceBackend op it mirrors (here UnaryOp.RELU); the
 //    CUDA backend issue adds the parity test that runs both on the same input.
 
+#include "graft_cuda.h"
+
 extern "C" {
 
 // y[i] = max(x[i], 0). NaN stays NaN, as torch.relu and the reference backend (fmaxf would drop it).
@@ -27,5 +29,8 @@ __global__ void relu_backward_f32(const float* __restrict__ x, const float* __re
         dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
     }
 }
+
+GRAFT_EXPORT_NOSYNC(relu_forward_f32)
+GRAFT_EXPORT_NOSYNC(relu_backward_f32)
 
 }  // extern "C"
