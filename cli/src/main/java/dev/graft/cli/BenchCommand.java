@@ -2,6 +2,7 @@ package dev.graft.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.graft.GraftException;
+import dev.graft.backend.Backend;
 import dev.graft.autograd.Autograd;
 import dev.graft.backend.cpu.Parallel;
 import dev.graft.models.ImageClassifier;
@@ -65,11 +66,12 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!Models.NAMES.contains(model)) throw new GraftException("unknown model '" + model + "' (known: " + String.join(", ", Models.NAMES) + ")");
         if (batch < 1 || iters < 1 || warmup < 0) throw new GraftException("--batch and --iters must be at least 1, --warmup at least 0");
-        ModelOptions.checkDevice(device);
+        Backend backend = ModelOptions.backend(device);
         if (threads != null) Parallel.setThreads(threads);
         ImageClassifier net = Models.create(model, 1000);
+        net.to(backend);
         SplittableRandom rng = new SplittableRandom(1);
-        Tensor x = Tensor.randn(rng, batch, 3, 224, 224);
+        Tensor x = Tensor.randn(rng, batch, 3, 224, 224).to(backend);
         int[] labels = new int[batch];
         for (int i = 0; i < batch; i++) labels[i] = rng.nextInt(1000);
         SGD sgd = new SGD(net.trainableParameters(), 0.01, 0.9, 1e-4);
@@ -91,6 +93,7 @@ final class BenchCommand implements Callable<Integer> {
                     }
                 }
             }
+            backend.synchronize();  // the GPU queues kernels; the step ends when they have run
             if (i >= 0) seconds[i] = (System.nanoTime() - t0) / 1e9;
         }
         double[] sorted = seconds.clone();

@@ -1,5 +1,7 @@
 package dev.graft.cli;
 
+import dev.graft.GraftException;
+import dev.graft.backend.cuda.CudaBackend;
 import dev.graft.backend.cuda.CudaProbe;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -37,7 +39,19 @@ final class DoctorCommand implements Callable<Integer> {
             InfoCommand.row(out, "gpu " + d.ordinal(), String.format(Locale.ROOT, "%s, compute capability %d.%d, %.1f GiB",
                     d.name(), d.major(), d.minor(), d.totalMemory() / (double) (1L << 30)));
         InfoCommand.row(out, "ptx kernels", InfoCommand.ptxKernels());
-        InfoCommand.row(out, "ops run on", "cpu: every op (the CUDA backend is not built yet)");
+        InfoCommand.row(out, "emulation", CudaBackend.emulationAvailable()
+                ? "libgraft-emu (Graft's CUDA kernels compiled for the CPU; tests run the CUDA backend on it)" : "not in this build");
+        if (r.devices().isEmpty()) {
+            InfoCommand.row(out, "ops run on", "cpu: every op (no CUDA device; --device cuda needs an NVIDIA driver and GPU)");
+            return 0;
+        }
+        try {
+            CudaBackend cuda = CudaBackend.forDevice(0);
+            InfoCommand.row(out, "cuda:0", cuda.gpu().description());
+            for (String line : cuda.libraries().paths()) InfoCommand.row(out, "ops run on", line);
+        } catch (GraftException e) {
+            InfoCommand.row(out, "ops run on", "cpu only: cuda:0 did not open: " + e.getMessage());
+        }
         return 0;
     }
 }

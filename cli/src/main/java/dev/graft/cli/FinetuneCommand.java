@@ -9,6 +9,7 @@ import dev.graft.data.ImageFolder;
 import dev.graft.data.Preprocessor;
 import dev.graft.models.ImageClassifier;
 import dev.graft.nn.Init;
+import dev.graft.tensor.Device;
 import dev.graft.train.FineTuneOptions;
 import dev.graft.train.FineTuner;
 import dev.graft.io.AtomicFiles;
@@ -114,9 +115,9 @@ final class FinetuneCommand implements Callable<Integer> {
         boolean resuming = resume != null;
         if (resuming) loadRunSettings(resume);
         if (data == null) throw new GraftException("missing --data DIR (a folder of class folders, or with train/ and val/)");
-        ModelOptions.checkDevice(device);
+        Device dev = ModelOptions.backend(device).device();
         if (threads != null) Parallel.setThreads(threads);
-        FineTuneOptions options = options();
+        FineTuneOptions options = options().device(dev);
 
         ImageFolder.Split split = ImageFolder.split(data, valSplit, seed);
         List<String> classes = split.train().classes();
@@ -130,7 +131,8 @@ final class FinetuneCommand implements Callable<Integer> {
         if (!resuming) saveRunSettings(weightsId);
         err.printf("graft finetune: %s (%s, %d features) on %s: %d classes %s, %d train / %d val images%n", weightsFile.getFileName(),
                 net.architecture(), net.numFeatures(), data, classes.size(), classes, split.train().size(), split.val().size());
-        err.printf("settings: %s, threads=%d, out=%s%s%n", options.describe(), Parallel.threads(), out, resuming ? " (resumed)" : "");
+        err.printf("settings: %s, device=%s, threads=%d, out=%s%s%n", options.describe(), dev, Parallel.threads(), out,
+                resuming ? " (resumed)" : "");
 
         Preprocessor plain = Preprocessor.eval(net.preprocessing()), augmented = Preprocessor.train(net.preprocessing());
         Progress progress = new Progress(err, !noProgress);

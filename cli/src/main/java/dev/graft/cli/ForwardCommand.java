@@ -1,6 +1,7 @@
 package dev.graft.cli;
 
 import dev.graft.GraftException;
+import dev.graft.backend.Backend;
 import dev.graft.autograd.Autograd;
 import dev.graft.io.Npy;
 import dev.graft.nn.Module;
@@ -47,16 +48,17 @@ final class ForwardCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ModelOptions.checkDevice(device);
+        Backend backend = ModelOptions.backend(device);
         Path weightsFile = ModelOptions.weights(weights);
         Tensor x = Npy.read(ModelOptions.existingFile(input, "input"));
         if (x.dim() != 4) throw new GraftException("input " + input + " has shape " + Arrays.toString(x.shape()) + "; expected [N, C, H, W]");
         ModelFile file = ModelOptions.open(weightsFile);
         Module net = file.graph().<Module>map(g -> g).orElseGet(() -> ModelOptions.classifier(file, model));
         net.eval();
+        net.to(backend);
         Tensor y;
         try (var scope = Autograd.noGrad()) {
-            y = net.forward(x);
+            y = net.forward(x.to(backend));
         }
         Npy.write(output, y);
         spec.commandLine().getOut().println("wrote " + output + ": shape " + Arrays.toString(y.shape()));

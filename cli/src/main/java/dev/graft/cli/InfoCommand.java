@@ -39,7 +39,7 @@ final class InfoCommand implements Callable<Integer> {
                 + (Parallel.threads() == 1 ? "" : "s") + " (-Dgraft.threads=N or --threads)");
         row(out, "reference", Backends.get(Device.CPU, DType.FLOAT64) + " (float64 oracle for gradient checks)");
         row(out, "vector api", "preferred species " + CpuBackend.vectorWidth());
-        row(out, "devices", "cpu (available); cuda: not built (the CUDA backend is a later issue; graft doctor lists the CUDA libraries found)");
+        row(out, "devices", "cpu (available); cuda:N with an NVIDIA driver and GPU (graft doctor says what this machine has)");
         row(out, "ptx kernels", ptxKernels());
         Path data = DataDirectory.resolve();
         row(out, "data", data + (Files.isDirectory(data) ? "" : " (missing)") + " (-Dgraft.data=DIR or GRAFT_DATA)");

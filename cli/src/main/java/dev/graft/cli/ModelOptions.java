@@ -1,6 +1,7 @@
 package dev.graft.cli;
 
 import dev.graft.GraftException;
+import dev.graft.backend.Backend;
 import dev.graft.backend.Backends;
 import dev.graft.models.ImageClassifier;
 import dev.graft.tensor.DType;
@@ -80,15 +81,16 @@ final class ModelOptions {
         throw new GraftException(what + " " + file + ": no such file");
     }
 
-    /** Fails unless the device has a backend (this build: the CPU only). */
-    static void checkDevice(String device) {
+    /**
+     * The float32 backend of {@code --device} ({@code cpu}, {@code cuda}, {@code cuda:N}), or a one-line
+     * error saying why the device cannot be used.
+     */
+    static Backend backend(String device) {
         Device d = Device.parse(device);
-        if (d.type() == Device.Type.CPU) return;
         try {
-            Backends.get(d, DType.FLOAT32);
+            return Backends.get(d, DType.FLOAT32);
         } catch (GraftException e) {
-            throw new GraftException("--device " + device + ": CUDA backend not available in this build (use --device cpu; graft doctor lists the CUDA libraries this machine has)");
+            throw new GraftException("--device " + device + ": " + e.getMessage());
         }
-        throw new GraftException("running on " + d + " is not supported by this command yet (use --device cpu)");
     }
 }

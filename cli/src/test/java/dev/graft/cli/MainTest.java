@@ -62,7 +62,7 @@ class MainTest {
         Result r = run("info");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("graft", "java", "cpu backend", "threads", "vector api", "bits",
-                "devices", "cuda: not built", "data");
+                "devices", "cuda:N with an NVIDIA driver", "data");
         assertThat(r.err()).isEmpty();
     }
 
@@ -70,7 +70,7 @@ class MainTest {
     void doctorReportsEveryCudaLibraryAndExitsZero() {
         Result r = run("doctor");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("cuda driver", "cuda runtime", "cuda cublas", "cuda cudnn", "ptx kernels", "ops run on");
+        assertThat(r.out()).contains("cuda driver", "cuda runtime", "cuda cublas", "cuda cudnn", "ptx kernels", "emulation", "ops run on");
         assertThat(r.out().lines().filter(l -> l.startsWith("cuda ")).toList()).hasSize(4)
                 .allSatisfy(l -> assertThat(l).matches("cuda \\w+ +(not found \\(tried .+|lib\\S+\\.so\\.\\d+.*: .+)"));
         assertThat(r.err()).isEmpty();

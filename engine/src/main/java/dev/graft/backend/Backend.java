@@ -20,6 +20,13 @@ public interface Backend {
 
     DType dtype();
 
+    /**
+     * Waits until every kernel queued so far has finished. Backends that run kernels synchronously
+     * (the CPU) return at once; the CUDA backend queues them on a stream, so timing code calls this
+     * before reading the clock. Copies to the host wait by themselves.
+     */
+    default void synchronize() {}
+
     // ---------------------------------------------------------------- memory
 
     /** A zero-filled storage of {@code size} elements. */

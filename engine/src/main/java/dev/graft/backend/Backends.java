@@ -2,6 +2,7 @@ package dev.graft.backend;
 
 import dev.graft.GraftException;
 import dev.graft.backend.cpu.CpuBackend;
+import dev.graft.backend.cuda.CudaBackend;
 import dev.graft.backend.reference.ReferenceBackend;
 import dev.graft.tensor.DType;
 import dev.graft.tensor.Device;
@@ -17,7 +18,9 @@ public final class Backends {
                 case FLOAT64 -> ReferenceBackend.FLOAT64;
             };
         }
-        throw new GraftException("device " + device + " is not available: this build of Graft has no CUDA backend");
+        if (dtype != DType.FLOAT32)
+            throw new GraftException("device " + device + " supports float32 only, not " + dtype.name().toLowerCase(java.util.Locale.ROOT));
+        return CudaBackend.forDevice(device.index());
     }
 
     public static Backend cpu() {

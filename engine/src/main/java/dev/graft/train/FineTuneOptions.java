@@ -1,6 +1,7 @@
 package dev.graft.train;
 
 import dev.graft.GraftException;
+import dev.graft.tensor.Device;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -32,6 +33,7 @@ public final class FineTuneOptions {
     int patience = 5;
     long seed = 0;
     int dataThreads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+    Device device = Device.CPU;
 
     public FineTuneOptions headEpochs(int n) { headEpochs = nonNegative("head epochs", n); return this; }
     public FineTuneOptions finetuneEpochs(int n) { finetuneEpochs = nonNegative("fine-tune epochs", n); return this; }
@@ -77,6 +79,12 @@ public final class FineTuneOptions {
     public boolean augmentFinetune() { return augmentFinetune; }
     public double layerDecay() { return layerDecay; }
     public int patience() { return patience; }
+    /**
+     * Where the model trains: {@code cpu} (default) or {@code cuda:N}. Not part of {@link #describe()}: a
+     * run may be resumed on another device with the same results up to floating-point rounding.
+     */
+    public FineTuneOptions device(Device d) { device = java.util.Objects.requireNonNull(d, "device"); return this; }
+    public Device device() { return device; }
     public long seed() { return seed; }
     public int dataThreads() { return dataThreads; }
 

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.graft.GraftException;
 import dev.graft.autograd.Autograd;
+import dev.graft.backend.Backend;
+import dev.graft.backend.Backends;
 import dev.graft.data.DataLoader;
 import dev.graft.data.ImageFolder;
 import dev.graft.data.ImageFolder.Sample;
@@ -19,6 +21,7 @@ import dev.graft.optim.CosineAnnealingLR;
 import dev.graft.optim.Optimizer;
 import dev.graft.optim.ParamGroup;
 import dev.graft.optim.Scheduler;
+import dev.graft.tensor.DType;
 import dev.graft.tensor.MemoryScope;
 import dev.graft.tensor.Tensor;
 import java.io.IOException;
@@ -86,6 +89,7 @@ public final class FineTuner {
     private final FineTuneOptions o;
     private final Listener listener;
     private final Path stateDir;
+    private final Backend backend;
 
     // run state
     private final List<EpochMetrics> history = new ArrayList<>();
@@ -112,11 +116,18 @@ public final class FineTuner {
         this.o = options;
         this.listener = listener == null ? new Listener() {} : listener;
         this.stateDir = stateDir;
+        this.backend = Backends.get(options.device(), DType.FLOAT32);
+    }
+
+    /** A batch's tensor on the training device. */
+    private Tensor onDevice(Tensor t) {
+        return t.to(backend);
     }
 
     /** Runs both phases; with {@code resume}, continues from the state folder's last completed epoch. */
     public Result run(boolean resume) {
         long start = System.nanoTime();
+        model.to(backend);
         Resume r = resume ? loadResume() : null;
         List<PhaseResult> phases = new ArrayList<>();
         boolean finetuneOnly = r != null && r.phase.equals("finetune");
@@ -164,7 +175,7 @@ public final class FineTuner {
                     System.arraycopy(train.x, order[i] * train.width, x, (i - from) * train.width, train.width);
                     y[i - from] = train.labels[order[i]];
                 }
-                Tensor logits = head.forward(Tensor.of(x, to - from, train.width));
+                Tensor logits = head.forward(onDevice(Tensor.of(x, to - from, train.width)));
                 if (!step(opt, logits, y, run, "head", epoch, b)) return finish("head", ps, t0);
                 sched.step();
                 listener.batchDone("head", epoch, b + 1, batches, run.loss(), run.acc());
@@ -172,7 +183,7 @@ public final class FineTuner {
             double[] v;
             try (var _ = Autograd.noGrad()) {
                 head.eval();
-                v = lossAndAccuracy(head.forward(Tensor.of(val.x, val.n, val.width)), val.labels);
+                v = lossAndAccuracy(head.forward(onDevice(Tensor.of(val.x, val.n, val.width))), val.labels);
                 head.train();
             }
             endEpoch("head", epoch, o.headEpochs, run, v, t0, ps, opt);
@@ -192,7 +203,7 @@ public final class FineTuner {
             int b = 0, width = -1;
             for (var batch : loader.epoch(0)) {
                 try (var _ = MemoryScope.open()) {
-                    Tensor f = model.features(batch.inputs());
+                    Tensor f = model.features(onDevice(batch.inputs()));
                     width = f.size(1);
                     chunks.add(f.toFloatArray());
                 }
@@ -245,7 +256,7 @@ public final class FineTuner {
                 int b = 0;
                 for (var batch : train.epoch(epoch)) {
                     try (var _ = MemoryScope.open()) {
-                        Tensor logits = model.forward(batch.inputs());
+                        Tensor logits = model.forward(onDevice(batch.inputs()));
                         if (!step(opt, logits, batch.labels(), run, phase, epoch, b)) return finish(phase, ps, t0);
                     }
                     sched.step();
@@ -268,7 +279,7 @@ public final class FineTuner {
             for (var batch : loader.epoch(0)) {
                 double[] la;
                 try (var _ = MemoryScope.open()) {
-                    la = lossAndAccuracy(model.forward(batch.inputs()), batch.labels());
+                    la = lossAndAccuracy(model.forward(onDevice(batch.inputs())), batch.labels());
                 }
                 loss += la[0] * batch.size();
                 correct += la[1] * batch.size();

@@ -99,7 +99,7 @@ public final class CudaBackend implements Backend {
 
     public long peakBytes() { return memory.peakBytes(); }
 
-    /** Waits for all queued kernels. */
+    @Override
     public void synchronize() {
         gpu.synchronize();
     }

@@ -21,4 +21,9 @@ public final class CudaLibraries {
     public String summary() {
         return summary;
     }
+
+    /** One line per op family saying what runs it, for graft doctor. */
+    public java.util.List<String> paths() {
+        return java.util.List.of("element-wise, reductions, softmax, batch norm, pooling, optimizers: Graft's kernels", summary);
+    }
 }
