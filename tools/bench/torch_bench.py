@@ -4,6 +4,10 @@ SGD momentum and every layer trainable, or an eval-mode forward under no_grad; m
 after warm-up), printed as the same JSON line. Uses Debian's python3-torch / python3-torchvision.
 
     python3 tools/bench/torch_bench.py --model resnet18 --mode train --batch 16 --threads 2
+    python3 tools/bench/torch_bench.py --model resnet50 --mode train --batch 32 --device cuda
+
+On CUDA it keeps PyTorch's defaults (cuDNN on, TF32 for convolutions, full FP32 for matmul,
+cudnn.benchmark off) and synchronises before reading the clock, as `graft bench --device cuda` does.
 """
 import argparse
 import json
@@ -22,12 +26,14 @@ def main():
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
     a = p.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    net = getattr(torchvision.models, a.model)(num_classes=1000)
-    x = torch.randn(a.batch, 3, 224, 224)
-    y = torch.randint(0, 1000, (a.batch,))
+    net = getattr(torchvision.models, a.model)(num_classes=1000).to(dev)
+    x = torch.randn(a.batch, 3, 224, 224).to(dev)
+    y = torch.randint(0, 1000, (a.batch,)).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     net.train(a.mode == "train")
     times = []
@@ -41,12 +47,14 @@ def main():
         else:
             with torch.no_grad():
                 net(x)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
     median = statistics.median(times)
     print(json.dumps({"model": a.model, "mode": a.mode, "batch": a.batch, "images_per_second": a.batch / median,
                       "median_seconds": median, "iters": a.iters, "threads": torch.get_num_threads(),
-                      "device": "cpu", "engine": "pytorch " + torch.__version__}))
+                      "device": a.device, "engine": "pytorch " + torch.__version__}))
 
 
 if __name__ == "__main__":

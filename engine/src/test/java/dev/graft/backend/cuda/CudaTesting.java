@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Assumptions;
  * <p>{@link #backends()} is the emulated backend (Graft's kernels compiled for the CPU; required in
  * CI, where its absence fails) plus {@code cuda:0} when this machine has an NVIDIA driver and a GPU.
  * Tests that need a real GPU call {@link #assumeGpu()}, which skips them with a visible message where
- * there is none.
+ * there is none. {@code -Dgraft.cuda.test.emulation=false} leaves the emulation out (the GPU machine's
+ * check, where time is short).
  */
 final class CudaTesting {
     private CudaTesting() {}
@@ -28,7 +29,10 @@ final class CudaTesting {
     /** The emulated backend, and the real GPU 0 where there is one. */
     static Stream<CudaBackend> backends() {
         List<CudaBackend> list = new ArrayList<>();
-        if (CudaBackend.emulationAvailable()) {
+        boolean emulation = !"false".equals(System.getProperty("graft.cuda.test.emulation"));  // the GPU check turns it off
+        if (!emulation) {
+            // only the real GPU
+        } else if (CudaBackend.emulationAvailable()) {
             list.add(CudaBackend.emulated());
         } else if ("true".equals(System.getenv("CI"))) {
             fail("CI: graft-kernels was built without the CUDA kernel emulation (no C++ compiler?)");

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The GPU check, run on a lent GPU machine after tools/device/stage.sh (docs/GPU.md): the machine's
+# CUDA inventory, graft doctor, the CUDA backend's tests on the real GPU, ResNet-50 training speed of
+# Graft and PyTorch on the same GPU, and the JMH kernel benchmarks (Graft's GEMM/convolution kernels vs
+# cuBLAS/cuDNN). Each step has its own time limit and writes $OUT/<step>.txt; the whole check stays
+# under 9 minutes so one `run` (timeout_s 560) holds it.
+set -uo pipefail
+out=${OUT:-/tmp/gpu-check}
+mkdir -p "$out"
+x=.device/extra
+java_=(bash .device/java.sh --enable-native-access=ALL-UNNAMED)
+
+step() {  # step NAME SECONDS COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    local t0=$SECONDS
+    echo "== $name (limit ${limit}s)"
+    timeout "$limit" "$@" >"$out/$name.txt" 2>&1
+    local rc=$?
+    echo "rc=$rc seconds=$((SECONDS - t0))" >>"$out/$name.txt"
+    tail -n 25 "$out/$name.txt"
+}
+
+step probe 40 bash .device/probe.sh
+step doctor 40 "${java_[@]}" -jar "$x/graft.jar" doctor
+step tests 170 "${java_[@]}" -Dgraft.cuda.test.emulation=false -jar "$x/junit-platform-console-standalone.jar" execute \
+    --class-path "$x/graft.jar:$x/engine-tests.jar:$x/assertj-core.jar" --select-package dev.graft.backend.cuda \
+    --details=tree --disable-banner
+step bench-graft 90 "${java_[@]}" -jar "$x/graft.jar" bench --device cuda --model resnet50 --mode train --batch 32 --warmup 3 --iters 10 --json
+step bench-torch 90 python3 "$x/torch_bench.py" --model resnet50 --mode train --batch 32 --warmup 3 --iters 10 --device cuda
+step jmh 110 "${java_[@]}" -jar "$x/benchmarks.jar" CudaKernelBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s -rf json -rff "$out/jmh.json"
