@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Compiles kernels/src/main/cuda/*.cu to PTX, one file per kernel source and architecture:
 #   <out>/<name>.sm_80.ptx, <out>/<name>.sm_90.ptx
-# and checks each PTX with ptxas, so a kernel that does not assemble fails the build here rather
-# than at load time on a GPU.
+# and assembles each PTX with ptxas into <out>/<name>.sm_XX.cubin, so a kernel that does not assemble
+# fails the build here rather than at load time on a GPU. The CUDA backend loads the cubin on a GPU
+# of exactly that architecture family (no JIT at start-up, and it runs on drivers older than this
+# nvcc's PTX ISA) and JIT-compiles the PTX on other, newer GPUs.
 #
 # Usage: build-ptx.sh SRC_DIR OUT_DIR [ARCHS]   (ARCHS: space-separated, default "80 90")
 # Environment:
@@ -63,7 +65,8 @@ for cu in "${sources[@]}"; do
     name=$(basename "$cu" .cu)
     for arch in $archs; do
         ptx="$out/$name.sm_$arch.ptx"
-        if [[ -f "$ptx" && "$ptx" -nt "$cu" && "$ptx" -nt "$0" ]]; then
+        cubin="$out/$name.sm_$arch.cubin"
+        if [[ -f "$ptx" && "$ptx" -nt "$cu" && "$ptx" -nt "$0" && ( -z "$ptxas" || -f "$cubin" ) ]]; then
             fresh=1
             for h in "$src"/*.h; do [[ "$h" -nt "$ptx" ]] && fresh=0; done
             (( fresh == 1 )) && continue
@@ -75,12 +78,13 @@ for cu in "${sources[@]}"; do
             exit 1
         fi
         if [[ -n "$ptxas" ]]; then
-            if ! "$ptxas" -arch="sm_$arch" -o /dev/null "$tmp"; then
-                rm -f "$tmp"
+            if ! "$ptxas" -arch="sm_$arch" -o "$cubin.tmp" "$tmp"; then
+                rm -f "$tmp" "$cubin.tmp"
                 echo "graft-kernels: ERROR: ptxas rejected the PTX of $cu for sm_$arch" >&2
                 exit 1
             fi
         fi
+        [[ -f "$cubin.tmp" ]] && mv "$cubin.tmp" "$cubin"
         mv "$tmp" "$ptx"
         built=$((built + 1))
     done
@@ -90,6 +94,7 @@ done
 {
     echo "nvcc.version=$version"
     echo "archs=$archs"
+    [[ -n "$ptxas" ]] && echo "cubins=true"
     echo "kernels=$(for cu in "${sources[@]}"; do basename "$cu" .cu; done | tr '\n' ' ' | sed 's/ $//')"
 } > "$out/ptx.properties"
 

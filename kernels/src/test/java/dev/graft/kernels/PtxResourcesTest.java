@@ -18,6 +18,11 @@ class PtxResourcesTest {
                     String ptx = new String(PtxResources.ptx(kernel, arch).orElseThrow(
                             () -> new AssertionError("no PTX for " + kernel + " sm_" + arch)), StandardCharsets.US_ASCII);
                     assertThat(ptx).as(kernel + ".sm_" + arch).contains(".target sm_" + arch);
+                    if (build.cubins()) {
+                        byte[] cubin = PtxResources.cubin(kernel, arch).orElseThrow(
+                                () -> new AssertionError("no cubin for " + kernel + " sm_" + arch));
+                        assertThat(java.util.Arrays.copyOf(cubin, 4)).as("ELF magic").containsExactly(0x7f, 'E', 'L', 'F');
+                    }
                 }
             }
             String relu = new String(PtxResources.ptx("elementwise", build.archs().getFirst()).orElseThrow(), StandardCharsets.US_ASCII);
@@ -32,6 +37,10 @@ class PtxResourcesTest {
         assertThat(PtxResources.bestArch(built, 90)).contains(90);
         assertThat(PtxResources.bestArch(built, 120)).contains(90);
         assertThat(PtxResources.bestArch(built, 75)).isEmpty();
+        assertThat(PtxResources.cubinArch(built, 90)).contains(90);
+        assertThat(PtxResources.cubinArch(built, 86)).contains(80);
+        assertThat(PtxResources.cubinArch(built, 100)).isEmpty();  // Blackwell: JIT the sm_90 PTX
+        assertThat(PtxResources.cubinArch(built, 75)).isEmpty();
     }
 
     @Test

@@ -115,13 +115,19 @@ final class JCudaGpu implements GpuDriver {
         int arch = PtxResources.bestArch(build.archs(), capability).orElseThrow(() -> new GraftException(
                 "device cuda:" + index + " (sm_" + capability + ") is older than every architecture graft-kernels was built for "
                         + build.archs()));
+        Integer cubinArch = build.cubins() ? PtxResources.cubinArch(build.archs(), capability).orElse(null) : null;
         for (String kernel : build.kernels()) {
-            byte[] ptx = PtxResources.ptx(kernel, arch).orElseThrow(() -> new GraftException(
-                    "graft-kernels lists " + kernel + " but has no PTX of it for sm_" + arch));
-            byte[] z = java.util.Arrays.copyOf(ptx, ptx.length + 1);  // NUL-terminated for the JIT
+            // Machine code for this GPU's family when there is one (no JIT, any driver that knows the GPU);
+            // else the PTX, JIT-compiled by the driver for a newer GPU.
+            byte[] image = cubinArch == null ? null : PtxResources.cubin(kernel, cubinArch).orElse(null);
+            if (image == null) {
+                byte[] ptx = PtxResources.ptx(kernel, arch).orElseThrow(() -> new GraftException(
+                        "graft-kernels lists " + kernel + " but has no PTX of it for sm_" + arch));
+                image = java.util.Arrays.copyOf(ptx, ptx.length + 1);  // NUL-terminated for the JIT
+            }
             CUmodule module = new CUmodule();
             try {
-                cuModuleLoadData(module, z);
+                cuModuleLoadData(module, image);
             } catch (jcuda.CudaException e) {
                 throw new CudaException("cuda:" + index + ": loading the PTX of " + kernel + " (sm_" + arch + ", nvcc "
                         + build.nvccVersion() + ") failed: " + e.getMessage()
