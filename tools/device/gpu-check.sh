@@ -8,7 +8,13 @@ set -uo pipefail
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
 x=.device/extra
-java_=(bash .device/java.sh --enable-native-access=ALL-UNNAMED)
+# The staged runtime (as ../shared/device/java.sh, which stops when one of its search folders is missing).
+[[ -x .device/jre/bin/java ]] || tar -C .device -xJf .device/jre.tar.xz
+libdirs=$( (find /usr/local/cuda*/ /usr/local/nvidia /opt /usr/lib/x86_64-linux-gnu /usr/lib64 -maxdepth 9 \
+    \( -name 'libcublas.so*' -o -name 'libcudnn.so*' -o -name 'libcuda.so*' \) -printf '%h\n' 2>/dev/null || true) \
+    | sort -u | paste -sd: -)
+export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+java_=(.device/jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 
 step() {  # step NAME SECONDS COMMAND...
     local name=$1 limit=$2
@@ -24,8 +30,8 @@ step() {  # step NAME SECONDS COMMAND...
 step probe 40 bash .device/probe.sh
 step doctor 40 "${java_[@]}" -jar "$x/graft.jar" doctor
 step tests 170 "${java_[@]}" -Dgraft.cuda.test.emulation=false -jar "$x/junit-platform-console-standalone.jar" execute \
-    --class-path "$x/graft.jar:$x/engine-tests.jar:$x/assertj-core.jar" --select-package dev.graft.backend.cuda \
-    --details=tree --disable-banner
+    --class-path "$x/graft.jar:$x/engine-tests.jar:$x/assertj-core.jar" $(sed 's/^/--select-class /' "$x/cuda-tests.txt") \
+    --details=tree --disable-banner --disable-ansi-colors
 step bench-graft 90 "${java_[@]}" -jar "$x/graft.jar" bench --device cuda --model resnet50 --mode train --batch 32 --warmup 3 --iters 10 --json
 step bench-torch 90 python3 "$x/torch_bench.py" --model resnet50 --mode train --batch 32 --warmup 3 --iters 10 --device cuda
 step jmh 110 "${java_[@]}" -jar "$x/benchmarks.jar" CudaKernelBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s -rf json -rff "$out/jmh.json"

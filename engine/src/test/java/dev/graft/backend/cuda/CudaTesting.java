@@ -38,7 +38,8 @@ final class CudaTesting {
             fail("CI: graft-kernels was built without the CUDA kernel emulation (no C++ compiler?)");
         }
         if (gpuPresent()) list.add(CudaBackend.forDevice(0));
-        Assumptions.assumeFalse(list.isEmpty(), "no GPU and no kernel emulation in this build: CUDA backend not tested");
+        Assumptions.assumeFalse(list.isEmpty(), emulation ? "no GPU and no kernel emulation in this build: CUDA backend not tested"
+                : "no GPU (and the emulation left out by -Dgraft.cuda.test.emulation=false): CUDA backend not tested");
         return list.stream();
     }
 
