@@ -42,6 +42,8 @@ extern thread_local ThreadState* current;
 void syncthreads();
 void* dynamic_shared();
 float shfl_xor(float v, int laneMask);
+float warp_sum(float v);
+float warp_max(float v);
 uint32_t to_tf32(float x);
 void mma_tf32_m16n8k8(float d[4], const uint32_t a[4], const uint32_t b[2], const float c[4]);
 void fail(const char* message);

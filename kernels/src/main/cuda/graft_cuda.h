@@ -51,13 +51,21 @@ GRAFT_DEVICE float graft_shfl_xor(float v, int laneMask) {
 // Sum over the 32 lanes of a warp; every lane gets the total. The tree is fixed, so the result does
 // not depend on timing.
 GRAFT_DEVICE float graft_warp_sum(float v) {
+#ifdef GRAFT_EMU
+    return graft_emu::warp_sum(v);  // the same butterfly, one exchange instead of five
+#else
     for (int m = 16; m > 0; m >>= 1) v += graft_shfl_xor(v, m);
     return v;
+#endif
 }
 
 GRAFT_DEVICE float graft_warp_max(float v) {
+#ifdef GRAFT_EMU
+    return graft_emu::warp_max(v);
+#else
     for (int m = 16; m > 0; m >>= 1) v = fmaxf(v, graft_shfl_xor(v, m));
     return v;
+#endif
 }
 
 // Sum over the block (blockDim.x a multiple of 32, at most 1024), returned to every thread. scratch:

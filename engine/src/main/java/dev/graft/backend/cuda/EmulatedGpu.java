@@ -36,6 +36,27 @@ public final class EmulatedGpu implements GpuDriver {
     private final MethodHandle launch;
     private final MethodHandle has;
 
+    /**
+     * With {@code -Dgraft.cuda.emulation.profile=true}: launches, blocks, threads and seconds per
+     * kernel, printed to stderr at exit (finds kernels whose launch geometry makes them slow).
+     */
+    private static final java.util.Map<String, long[]> PROFILE = Boolean.getBoolean("graft.cuda.emulation.profile")
+            ? new java.util.concurrent.ConcurrentHashMap<>() : null;
+
+    static {
+        if (PROFILE != null) Runtime.getRuntime().addShutdownHook(new Thread(() -> System.err.print(profile())));
+    }
+
+    /** The profile so far (empty unless profiling is on): one line per kernel, slowest first. */
+    static String profile() {
+        if (PROFILE == null) return "";
+        StringBuilder sb = new StringBuilder("emulated kernels: launches, blocks, threads per block (last), seconds\n");
+        PROFILE.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[3], a.getValue()[3])).forEach(e ->
+                sb.append(String.format("  %-36s %8d %10d %6d %9.3f%n", e.getKey(), e.getValue()[0], e.getValue()[1],
+                        e.getValue()[2], e.getValue()[3] / 1e9)));
+        return sb.toString();
+    }
+
     private record EmuFunction(String name, MemorySegment cName) implements Function {}
 
     private EmulatedGpu(SymbolLookup lib) {
@@ -150,7 +171,17 @@ public final class EmulatedGpu implements GpuDriver {
             MemorySegment grid = arena.allocateFrom(ValueLayout.JAVA_INT, gridX, gridY, gridZ);
             MemorySegment block = arena.allocateFrom(ValueLayout.JAVA_INT, blockX, blockY, blockZ);
             MemorySegment error = arena.allocate(512);
+            long t0 = System.nanoTime();
             int rc = (int) launch.invokeExact(fn.cName(), grid, block, sharedBytes, params, error, 512);
+            if (PROFILE != null) {
+                long[] p = PROFILE.computeIfAbsent(fn.name(), k -> new long[4]);
+                synchronized (p) {
+                    p[0]++;
+                    p[1] += (long) gridX * gridY * gridZ;
+                    p[2] = (long) blockX * blockY * blockZ;
+                    p[3] += System.nanoTime() - t0;
+                }
+            }
             if (rc != 0) throw new CudaException("emulated launch of " + fn.name() + " failed: " + error.getString(0));
         } catch (CudaException e) {
             throw e;
