@@ -34,4 +34,5 @@ step tests 170 "${java_[@]}" -Dgraft.cuda.test.emulation=false -jar "$x/junit-pl
     --details=tree --disable-banner --disable-ansi-colors
 step bench-graft 90 "${java_[@]}" -jar "$x/graft.jar" bench --device cuda --model resnet50 --mode train --batch 32 --warmup 3 --iters 10 --json
 step bench-torch 90 python3 "$x/torch_bench.py" --model resnet50 --mode train --batch 32 --warmup 3 --iters 10 --device cuda
-step jmh 110 "${java_[@]}" -jar "$x/benchmarks.jar" CudaKernelBenchmark -f 1 -wi 2 -i 3 -w 1s -r 1s -rf json -rff "$out/jmh.json"
+step jmh 120 "${java_[@]}" -jar "$x/benchmarks.jar" CudaKernelBenchmark -p shape=gemm4096,r50_layer1_3x3 \
+    -f 1 -wi 1 -i 3 -w 500ms -r 500ms -rf json -rff "$out/jmh.json"
