@@ -29,6 +29,12 @@ public final class CudaBackend implements Backend {
     /** Threads per block of the element-wise (grid-stride) kernels. */
     static final int BLOCK = 256;
 
+    /**
+     * {@code -Dgraft.cuda.poison=true} (the tests set it): uninitialized allocations are NaN-filled, so
+     * a kernel that leaves part of its output unwritten fails its parity test.
+     */
+    private static final boolean POISON = Boolean.getBoolean("graft.cuda.poison");
+
     private static final Map<Integer, CudaBackend> DEVICES = new ConcurrentHashMap<>();
     private static volatile CudaBackend emulated;
 
@@ -151,7 +157,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Storage allocateUninitialized(int size) {
-        return memory.storage(this, size);
+        Storage s = memory.storage(this, size);
+        if (POISON && size > 0)
+            launch1d("fill_value_f32", size, KernelArgs.of().ptr(address(s)).i64(size).f32(Float.NaN));
+        return s;
     }
 
     @Override
