@@ -60,20 +60,9 @@ __global__ void depthwise_backward_data_f32(const float* __restrict__ dy, const 
         const float* gp = dy + (long long)p * d.oh * d.ow;
         const float* wp = weight + (long long)ch * d.kh * d.kw;
         float acc = 0.0f;
-        // i descending: the order of the CPU backend's flipped-kernel formulation for stride 1.
-        for (int i = d.kh - 1; i >= 0; i--) {
-            int ty = iy + d.ph - i * d.dh;
-            if (ty < 0 || ty % d.sh != 0) continue;
-            int oy = ty / d.sh;
-            if (oy >= d.oh) continue;
-            for (int j = d.kw - 1; j >= 0; j--) {
-                int tx = ix + d.pw - j * d.dw;
-                if (tx < 0 || tx % d.sw != 0) continue;
-                int ox = tx / d.sw;
-                if (ox >= d.ow) continue;
-                acc = fmaf(gp[oy * d.ow + ox], wp[i * d.kw + j], acc);
-            }
-        }
+        // taps descending: the order of the CPU backend's flipped-kernel formulation for stride 1.
+        graft_windows_reading(iy, ix, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.dh, d.dw, d.oh, d.ow,
+                              [&](int oy, int ox, int i, int j) { acc = fmaf(gp[oy * d.ow + ox], wp[i * d.kw + j], acc); });
         dx[e] = acc;
     }
 }

@@ -39,6 +39,28 @@ GRAFT_DEVICE long long lmin(long long a, long long b) { return a < b ? a : b; }
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, i##_stride = (long long)blockDim.x * gridDim.x; \
          i < (n); i += i##_stride)
 
+// For input position (iy, ix) of a sliding window (kernel kh×kw, stride, padding, dilation, output
+// oh×ow): calls f(oy, ox, i, j) for every output (oy, ox) whose tap (i, j) reads it, i and j
+// descending (so oy and ox ascending). The gather form of a window op's backward pass (pooling,
+// depthwise convolution): one thread per input element, no atomics, a fixed order.
+template <typename F>
+GRAFT_DEVICE void graft_windows_reading(int iy, int ix, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                                        int oh, int ow, F f) {
+    for (int i = kh - 1; i >= 0; i--) {
+        int ty = iy + ph - i * dh;
+        if (ty < 0 || ty % sh != 0) continue;
+        int oy = ty / sh;
+        if (oy >= oh) continue;
+        for (int j = kw - 1; j >= 0; j--) {
+            int tx = ix + pw - j * dw;
+            if (tx < 0 || tx % sw != 0) continue;
+            int ox = tx / sw;
+            if (ox >= ow) continue;
+            f(oy, ox, i, j);
+        }
+    }
+}
+
 // XOR exchange within a warp of 32 lanes (all lanes of the block must call it, see above).
 GRAFT_DEVICE float graft_shfl_xor(float v, int laneMask) {
 #ifdef GRAFT_EMU

@@ -106,21 +106,11 @@ __global__ void maxpool_backward_f32(const int* __restrict__ arg, const float* _
         const int* ap = arg + (long long)p * d.oh * d.ow;
         const float* gp = dy + (long long)p * d.oh * d.ow;
         float s = 0.0f;
-        // Tap i of output row oy reads row oy·sh − ph + i·dh; i descending gives oy ascending.
-        for (int i = d.kh - 1; i >= 0; i--) {
-            int ty = iy + d.ph - i * d.dh;
-            if (ty < 0 || ty % d.sh != 0) continue;
-            int oy = ty / d.sh;
-            if (oy >= d.oh) continue;
-            for (int j = d.kw - 1; j >= 0; j--) {
-                int tx = ix + d.pw - j * d.dw;
-                if (tx < 0 || tx % d.sw != 0) continue;
-                int ox = tx / d.sw;
-                if (ox >= d.ow) continue;
-                int o = oy * d.ow + ox;
-                if (ap[o] == r) s += gp[o];
-            }
-        }
+        // Outputs in ascending (row-major) order.
+        graft_windows_reading(iy, ix, d.kh, d.kw, d.sh, d.sw, d.ph, d.pw, d.dh, d.dw, d.oh, d.ow, [&](int oy, int ox, int, int) {
+            int o = oy * d.ow + ox;
+            if (ap[o] == r) s += gp[o];
+        });
         dx[e] = s;
     }
 }

@@ -64,4 +64,56 @@ public final class Shapes {
     public static String str(int[] shape) {
         return Arrays.toString(shape);
     }
+
+    /**
+     * Drops size-1 dimensions and merges neighbours that are contiguous with each other in every
+     * operand (a strided walk over the result visits the same elements in the same order). Returns
+     * {shape, strides of operand 0, strides of operand 1, ...}; the shape of a scalar becomes empty.
+     * Every backend's strided kernels use it.
+     */
+    public static int[][] coalesce(int[] shape, int[]... strides) {
+        int n = strides.length;
+        int[] sh = new int[shape.length];
+        int[][] st = new int[n][shape.length];
+        int r = 0;
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] == 1) continue;
+            if (r > 0) {
+                boolean merge = true;
+                for (int t = 0; t < n; t++) {
+                    if (st[t][r - 1] != strides[t][d] * shape[d]) {
+                        merge = false;
+                        break;
+                    }
+                }
+                if (merge) {
+                    sh[r - 1] *= shape[d];
+                    for (int t = 0; t < n; t++) st[t][r - 1] = strides[t][d];
+                    continue;
+                }
+            }
+            sh[r] = shape[d];
+            for (int t = 0; t < n; t++) st[t][r] = strides[t][d];
+            r++;
+        }
+        int[][] out = new int[n + 1][];
+        out[0] = Arrays.copyOf(sh, r);
+        for (int t = 0; t < n; t++) out[t + 1] = Arrays.copyOf(st[t], r);
+        return out;
+    }
+
+    /**
+     * Whether the element ranges [min, max] spanned by two strided views of {@code shape} (from offsets
+     * {@code aOff} and {@code bOff}) intersect: a copy between such views of one storage must go through
+     * a temporary.
+     */
+    public static boolean overlaps(int[] shape, int aOff, int[] aStrides, int bOff, int[] bStrides) {
+        long aLo = aOff, aHi = aOff, bLo = bOff, bHi = bOff;
+        for (int i = 0; i < shape.length; i++) {
+            long ea = (long) (shape[i] - 1) * aStrides[i], eb = (long) (shape[i] - 1) * bStrides[i];
+            if (ea < 0) aLo += ea; else aHi += ea;
+            if (eb < 0) bLo += eb; else bHi += eb;
+        }
+        return aLo <= bHi && bLo <= aHi;
+    }
 }

@@ -9,6 +9,7 @@ import dev.graft.backend.ScalarOp;
 import dev.graft.backend.UnaryOp;
 import dev.graft.tensor.DType;
 import dev.graft.tensor.Device;
+import dev.graft.tensor.Shapes;
 import dev.graft.tensor.Storage;
 import dev.graft.tensor.Tensor;
 import java.util.Arrays;
@@ -113,7 +114,7 @@ public final class CpuBackend implements Backend {
     private static void copyArrays(int[] shape, float[] s, int srcOffset, int[] srcStrides, float[] d, int dstOffset, int[] dstStrides) {
         for (int x : shape) if (x == 0) return;
         // Merge dimensions that are contiguous in both views so the inner loop is as long as possible.
-        int[][] co = Strided.coalesce(shape, srcStrides, dstStrides);
+        int[][] co = Shapes.coalesce(shape, srcStrides, dstStrides);
         int[] sh = co[0];
         int rank = sh.length;
         if (rank == 0) {
@@ -125,11 +126,11 @@ public final class CpuBackend implements Backend {
             System.arraycopy(s, srcOffset, d, dstOffset, inner); // handles overlap like memmove
             return;
         }
-        if (s == d && overlaps(sh, srcOffset, co[1], dstOffset, co[2])) {
+        if (s == d && Shapes.overlaps(sh, srcOffset, co[1], dstOffset, co[2])) {
             // Overlapping views of one array: gather first, then scatter (as if through a temporary).
             int count = Strided.rows(sh) * inner;
             float[] tmp = new float[count];
-            int[] dense = dev.graft.tensor.Shapes.contiguousStrides(sh);
+            int[] dense = Shapes.contiguousStrides(sh);
             copyRows(sh, s, srcOffset, co[1], tmp, 0, dense);
             copyRows(sh, tmp, 0, dense, d, dstOffset, co[2]);
             return;
@@ -152,17 +153,6 @@ public final class CpuBackend implements Backend {
                 else for (int j = 0; j < inner; j++) d[dOff + j * dIn] = s[so + j * sIn];
             }
         });
-    }
-
-    /** Whether the element ranges [min, max] spanned by two strided views intersect. */
-    private static boolean overlaps(int[] shape, int aOff, int[] aStrides, int bOff, int[] bStrides) {
-        long aLo = aOff, aHi = aOff, bLo = bOff, bHi = bOff;
-        for (int i = 0; i < shape.length; i++) {
-            long ea = (long) (shape[i] - 1) * aStrides[i], eb = (long) (shape[i] - 1) * bStrides[i];
-            if (ea < 0) aLo += ea; else aHi += ea;
-            if (eb < 0) bLo += eb; else bHi += eb;
-        }
-        return aLo <= bHi && bLo <= aHi;
     }
 
     @Override

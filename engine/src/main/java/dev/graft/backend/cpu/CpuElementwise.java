@@ -176,7 +176,7 @@ final class CpuElementwise {
         int[] outStrides = dev.graft.tensor.Shapes.contiguousStrides(shape);
         // Coalescing turns same-shape contiguous operands into one long row, and "b per channel"
         // into rows of a against a single b element (b stride 0 inside the row).
-        int[][] co = Strided.coalesce(shape, aStrides, bStrides, outStrides);
+        int[][] co = dev.graft.tensor.Shapes.coalesce(shape, aStrides, bStrides, outStrides);
         int[] sh = co[0];
         int rank = sh.length;
         if (rank == 0) {

@@ -18,7 +18,7 @@ final class CpuReductions {
         int total = 1;
         for (int d : shape) total *= d;
         if (total == 0) return;
-        int[][] co = Strided.coalesce(shape, dev.graft.tensor.Shapes.contiguousStrides(shape), outStrides);
+        int[][] co = dev.graft.tensor.Shapes.coalesce(shape, dev.graft.tensor.Shapes.contiguousStrides(shape), outStrides);
         int[] sh = co[0], xs = co[1], os = co[2];
         int rank = sh.length;
         boolean full = true;

@@ -47,40 +47,4 @@ final class Strided {
         for (int d = 0; d < shape.length - 1; d++) r *= shape[d];
         return r;
     }
-
-    /**
-     * Drops size-1 dimensions and merges neighbours that are contiguous with each other in every
-     * operand. Returns {shape, strides of operand 0, strides of operand 1, ...}; the shape of a
-     * scalar becomes empty.
-     */
-    static int[][] coalesce(int[] shape, int[]... strides) {
-        int n = strides.length;
-        int[] sh = new int[shape.length];
-        int[][] st = new int[n][shape.length];
-        int r = 0;
-        for (int d = 0; d < shape.length; d++) {
-            if (shape[d] == 1) continue;
-            if (r > 0) {
-                boolean merge = true;
-                for (int t = 0; t < n; t++) {
-                    if (st[t][r - 1] != strides[t][d] * shape[d]) {
-                        merge = false;
-                        break;
-                    }
-                }
-                if (merge) {
-                    sh[r - 1] *= shape[d];
-                    for (int t = 0; t < n; t++) st[t][r - 1] = strides[t][d];
-                    continue;
-                }
-            }
-            sh[r] = shape[d];
-            for (int t = 0; t < n; t++) st[t][r] = strides[t][d];
-            r++;
-        }
-        int[][] out = new int[n + 1][];
-        out[0] = java.util.Arrays.copyOf(sh, r);
-        for (int t = 0; t < n; t++) out[t + 1] = java.util.Arrays.copyOf(st[t], r);
-        return out;
-    }
 }

@@ -45,10 +45,10 @@ final class CudaElementwise {
                 sh[d] = 1;
             }
         }
-        int[][] co = coalesce(sh, srcStrides, dstStrides);
+        int[][] co = Shapes.coalesce(sh, srcStrides, dstStrides);
         int[] cs = co[0];
         long srcAddress = b.address(src) + 4L * so, dstAddress = b.address(dst) + 4L * dstOffset;
-        if (src == dst && overlaps(cs, so, co[1], dstOffset, co[2])) {
+        if (src == dst && Shapes.overlaps(cs, so, co[1], dstOffset, co[2])) {
             int n = Shapes.numel(cs);
             Storage tmp = b.allocateUninitialized(n);
             try {
@@ -77,17 +77,6 @@ final class CudaElementwise {
         }
         long n = Shapes.numel(shape);
         b.launch1d("copy_strided_f32", n, KernelArgs.of().ptr(src).ptr(dst).i64(n).ints(dims(shape, ss, ds)));
-    }
-
-    /** Whether the element ranges [min, max] spanned by two strided views intersect (CpuBackend's test). */
-    private static boolean overlaps(int[] shape, int aOff, int[] aStrides, int bOff, int[] bStrides) {
-        long aLo = aOff, aHi = aOff, bLo = bOff, bHi = bOff;
-        for (int i = 0; i < shape.length; i++) {
-            long ea = (long) (shape[i] - 1) * aStrides[i], eb = (long) (shape[i] - 1) * bStrides[i];
-            if (ea < 0) aLo += ea; else aHi += ea;
-            if (eb < 0) bLo += eb; else bHi += eb;
-        }
-        return aLo <= bHi && bLo <= aHi;
     }
 
     /** Sets every element of contiguous dst to (float) value; +0 is a memset. */
@@ -139,7 +128,7 @@ final class CudaElementwise {
     /** out = a ⊙ b over shape, out contiguous, a and b addressed through their strides (0 = broadcast). */
     static void binary(CudaBackend b, BinaryOp op, int[] shape, Tensor x, int[] aStrides, Tensor y, int[] bStrides, Tensor out) {
         if (Shapes.numel(shape) == 0) return;
-        int[][] co = coalesce(shape, aStrides, bStrides, Shapes.contiguousStrides(shape));
+        int[][] co = Shapes.coalesce(shape, aStrides, bStrides, Shapes.contiguousStrides(shape));
         int code = switch (op) {
             case ADD -> 0;
             case SUB -> 1;
@@ -187,36 +176,6 @@ final class CudaElementwise {
 
     // ---------------------------------------------------------------- shape tables
 
-    /**
-     * Drops size-1 dimensions and merges neighbours that are contiguous with each other in every
-     * operand. Returns {shape, strides of operand 0, strides of operand 1, ...}; a scalar's shape
-     * becomes empty. (The CPU backend's Strided.coalesce.)
-     */
-    static int[][] coalesce(int[] shape, int[]... strides) {
-        int n = strides.length;
-        int[] sh = new int[shape.length];
-        int[][] st = new int[n][shape.length];
-        int r = 0;
-        for (int d = 0; d < shape.length; d++) {
-            if (shape[d] == 1) continue;
-            if (r > 0) {
-                boolean merge = true;
-                for (int t = 0; t < n && merge; t++) merge = st[t][r - 1] == strides[t][d] * shape[d];
-                if (merge) {
-                    sh[r - 1] *= shape[d];
-                    for (int t = 0; t < n; t++) st[t][r - 1] = strides[t][d];
-                    continue;
-                }
-            }
-            sh[r] = shape[d];
-            for (int t = 0; t < n; t++) st[t][r] = strides[t][d];
-            r++;
-        }
-        int[][] out = new int[n + 1][];
-        out[0] = Arrays.copyOf(sh, r);
-        for (int t = 0; t < n; t++) out[t + 1] = Arrays.copyOf(st[t], r);
-        return out;
-    }
 
     /** The {@code EwDims} struct: rank, shape[8], a[8], b[8]. */
     private static int[] dims(int[] shape, int[] a, int[] b) {

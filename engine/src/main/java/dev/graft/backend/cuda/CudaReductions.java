@@ -50,7 +50,7 @@ final class CudaReductions {
             if (outN > 0) b.gpu().memsetZero(b.address(out), 4L * outN);
             return;
         }
-        int[][] co = CudaElementwise.coalesce(shape, Shapes.contiguousStrides(shape), outStrides);
+        int[][] co = Shapes.coalesce(shape, Shapes.contiguousStrides(shape), outStrides);
         int[] sh = co[0], xs = co[1], os = co[2];
         int rank = sh.length, kept = 0;
         for (int s : os) if (s != 0) kept++;
@@ -66,7 +66,7 @@ final class CudaReductions {
                 rx[r++] = xs[d];
             }
         }
-        int[][] k = CudaElementwise.coalesce(kShape, kx, ko), r = CudaElementwise.coalesce(rShape, rx);
+        int[][] k = Shapes.coalesce(kShape, kx, ko), r = Shapes.coalesce(rShape, rx);
         if (k[0].length > MAX_RANK || r[0].length > MAX_RANK)
             throw new GraftException("sum over shape " + Arrays.toString(shape) + " with out strides " + Arrays.toString(outStrides)
                     + ": more than " + MAX_RANK + " kept or reduced dimensions after merging");
