@@ -99,6 +99,51 @@ class FinetuneCommandTest {
         assertThat(history[1]).isEqualTo(history[0]);
     }
 
+    /**
+     * {@code --device cuda} end to end — the TFLite graph moved to the CUDA backend, batches copied to it,
+     * both phases, the checkpoint read back from device memory — on the kernel emulation
+     * ({@code graft.cuda.emulate}), with convolutions in exact FP32: the same history as the CPU run,
+     * up to float rounding.
+     */
+    @Test
+    void finetuneOnCudaFollowsTheCpuRun(@TempDir Path tmp) throws IOException {
+        if (!dev.graft.backend.cuda.CudaBackend.emulationAvailable()) {
+            assertThat(System.getenv("CI")).as("CI builds the kernel emulation (it needs a C++ compiler)").isNotEqualTo("true");
+            org.junit.jupiter.api.Assumptions.abort("no kernel emulation in this build (it needs a C++ compiler at build time)");
+        }
+        Path weights = TestData.zoo("mobilenet_v1_0.25_128_quant.tflite");
+        Path data = smallDataset(tmp.resolve("data"), 4);
+        JsonNode[] history = new JsonNode[2];
+        String[] devices = {"cpu", "cuda"};
+        try {
+            System.setProperty("graft.cuda.emulate", "true");
+            System.setProperty("graft.cuda.tf32.conv", "false");
+            for (int run = 0; run < 2; run++) {
+                Path out = tmp.resolve("out-" + devices[run]);
+                MainTest.Result r = MainTest.run("finetune", "--weights", weights.toString(), "--data", data.toString(), "--out",
+                        out.toString(), "--head-epochs", "2", "--finetune-epochs", "1", "--batch", "4", "--seed", "5",
+                        "--no-progress", "--device", devices[run]);
+                assertThat(r.code()).as(r.err()).isZero();
+                assertThat(r.err()).contains("device=" + (run == 0 ? "cpu" : "cuda:0"));
+                assertThat(out.resolve("model.safetensors")).isRegularFile();
+                history[run] = JSON.readTree(out.resolve("metrics.json").toFile()).path("history");
+            }
+        } finally {
+            System.clearProperty("graft.cuda.emulate");
+            System.clearProperty("graft.cuda.tf32.conv");
+        }
+        assertThat(history[1]).hasSameSizeAs(history[0]).hasSize(3);
+        for (int e = 0; e < history[0].size(); e++) {
+            JsonNode c = history[0].get(e), g = history[1].get(e);
+            assertThat(g.path("phase").asText()).isEqualTo(c.path("phase").asText());
+            for (String f : List.of("trainLoss", "valLoss"))
+                assertThat(g.path(f).asDouble()).as(f + " of epoch " + e).isCloseTo(c.path(f).asDouble(),
+                        org.assertj.core.data.Offset.offset(1e-3 * Math.max(1, Math.abs(c.path(f).asDouble()))));
+            for (String f : List.of("trainAcc", "valAcc"))
+                assertThat(g.path(f).asDouble()).as(f + " of epoch " + e).isEqualTo(c.path(f).asDouble());
+        }
+    }
+
     @Test
     void userErrorsAreOneLine(@TempDir Path tmp) throws IOException {
         MainTest.Result missing = MainTest.run("finetune", "--data", tmp.resolve("nope").toString(), "--weights", tmp.resolve("w.pth").toString());
