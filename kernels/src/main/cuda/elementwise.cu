@@ -190,25 +190,6 @@ GRAFT_DEVICE void ew_scalar_loop(const float* x, float* y, long long n, float f,
 
 extern "C" {
 
-// y[i] = max(x[i], 0). NaN stays NaN, as torch.relu and the reference backend (fmaxf would drop it).
-// Kept as the smallest example kernel; the backend runs every UnaryOp through unary_forward_f32.
-__global__ void relu_forward_f32(const float* __restrict__ x, float* __restrict__ y, long long n) {
-    long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        float v = x[i];
-        y[i] = v <= 0.0f ? 0.0f : v;
-    }
-}
-
-// dx[i] = 0 where x[i] <= 0, else dy[i] (the gradient at exactly 0 is 0, as PyTorch and the reference backend).
-__global__ void relu_backward_f32(const float* __restrict__ x, const float* __restrict__ dy,
-                                  float* __restrict__ dx, long long n) {
-    long long stride = (long long)blockDim.x * gridDim.x;
-    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-        dx[i] = x[i] <= 0.0f ? 0.0f : dy[i];
-    }
-}
-
 // dst[i] = value for i < n.
 __global__ void fill_value_f32(float* dst, long long n, float value) {
     GRAFT_FOR(i, n) dst[i] = value;
@@ -296,8 +277,6 @@ __global__ void scalar_op_f32(const float* x, float* y, long long n, int op, flo
     }
 }
 
-GRAFT_EXPORT_NOSYNC(relu_forward_f32)
-GRAFT_EXPORT_NOSYNC(relu_backward_f32)
 GRAFT_EXPORT_NOSYNC(fill_value_f32)
 GRAFT_EXPORT_NOSYNC(copy_strided_f32)
 GRAFT_EXPORT_NOSYNC(unary_forward_f32)

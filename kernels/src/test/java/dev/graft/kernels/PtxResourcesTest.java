@@ -25,8 +25,8 @@ class PtxResourcesTest {
                     }
                 }
             }
-            String relu = new String(PtxResources.ptx("elementwise", build.archs().getFirst()).orElseThrow(), StandardCharsets.US_ASCII);
-            assertThat(relu).contains(".entry relu_forward_f32", ".entry relu_backward_f32");
+            String elementwise = new String(PtxResources.ptx("elementwise", build.archs().getFirst()).orElseThrow(), StandardCharsets.US_ASCII);
+            assertThat(elementwise).contains(".entry unary_forward_f32", ".entry unary_backward_f32", ".entry copy_strided_f32");
         });
     }
 
