@@ -206,7 +206,25 @@ __global__ void bn_backward_apply_f32(const float* x, const float* z, const floa
     }
 }
 
+// Training mode's per-channel step after the statistics (Backend.batchNormUpdateStats):
+// invStd = 1 / sqrt(var + eps); with running statistics (runningMean non-null),
+// runningMean = runningMean·keep + mean·momentum and runningVar = runningVar·keep + (var·unbias)·momentum,
+// every step rounded as the CPU backend's element-wise kernels that the default runs one by one.
+__global__ void bn_update_stats_f32(const float* __restrict__ mean, const float* __restrict__ var, float* __restrict__ invStd,
+                                    float* runningMean, float* runningVar, int c, float eps, float keep, float momentum,
+                                    float unbias) {
+    GRAFT_FOR(ch, c) {
+        float v = var[ch];
+        invStd[ch] = 1.0f / sqrtf(bn_add(v, eps));
+        if (runningMean != 0) {
+            runningMean[ch] = bn_add(bn_mul(runningMean[ch], keep), bn_mul(mean[ch], momentum));
+            runningVar[ch] = bn_add(bn_mul(runningVar[ch], keep), bn_mul(bn_mul(v, unbias), momentum));
+        }
+    }
+}
+
 GRAFT_EXPORT(bn_stats_partial_f32)
+GRAFT_EXPORT_NOSYNC(bn_update_stats_f32)
 GRAFT_EXPORT_NOSYNC(bn_stats_finish_f32)
 GRAFT_EXPORT_NOSYNC(bn_forward_f32)
 GRAFT_EXPORT(bn_backward_partial_f32)

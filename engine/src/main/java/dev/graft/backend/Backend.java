@@ -146,6 +146,40 @@ public interface Backend {
     /** Per-channel mean and biased variance of x (n, c, hw) into mean (c) and var (c). */
     void batchNormStats(int n, int c, int hw, Tensor x, Tensor mean, Tensor var);
 
+    /**
+     * The per-channel work between {@link #batchNormStats} and the normalisation in training mode, on
+     * vectors of length c (contiguous): {@code invStd = 1 / sqrt(var + eps)}, and, when the running
+     * statistics are not null, {@code runningMean = (1 − momentum)·runningMean + momentum·mean} and
+     * {@code runningVar = (1 − momentum)·runningVar + momentum·var·count/(count − 1)} (PyTorch's unbiased
+     * running variance), each scalar rounded to float first and each step rounded (no fused multiply-add).
+     * The default runs the element-wise kernels in sequence; backends may do it in one kernel (the GPU:
+     * one launch instead of twelve per batch-norm layer).
+     */
+    default void batchNormUpdateStats(int c, Tensor mean, Tensor var, double eps, double momentum, long count,
+                                      Tensor runningMean, Tensor runningVar, Tensor invStd) {
+        Tensor t = Tensor.zeros(this, c);
+        scalar(ScalarOp.ADD, var, eps, t);
+        Tensor s = Tensor.zeros(this, c);
+        unary(UnaryOp.SQRT, t, s);
+        scalar(ScalarOp.RDIV, s, 1.0, invStd);
+        if (runningMean == null || runningVar == null) return;
+        blend(runningMean, mean, momentum);
+        Tensor unbiased = Tensor.zeros(this, c);
+        scalar(ScalarOp.MUL, var, (double) count / (count - 1), unbiased);
+        blend(runningVar, unbiased, momentum);
+    }
+
+    /** running ← (1 − momentum)·running + momentum·value, in place (running contiguous). */
+    private void blend(Tensor running, Tensor value, double momentum) {
+        int[] shape = running.shape();
+        Tensor a = Tensor.zeros(this, shape);
+        scalar(ScalarOp.MUL, running, 1 - momentum, a);
+        Tensor b = Tensor.zeros(this, shape);
+        scalar(ScalarOp.MUL, value, momentum, b);
+        int[] st = a.strides();
+        binary(BinaryOp.ADD, shape, a, st, b, st, running);
+    }
+
     /** y = (x − mean[c]) · invStd[c] · weight[c] + bias[c]; weight and bias may be null (1 and 0). */
     void batchNormForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight, Tensor bias, Tensor y);
 

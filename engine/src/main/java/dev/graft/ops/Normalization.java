@@ -70,12 +70,16 @@ public final class Normalization {
             mean = x.newZeros(c);
             Tensor var = x.newZeros(c);
             be.batchNormStats(n, c, hw, xc, mean, var);
-            invStd = inverseStd(var, eps);
-            if (runningMean != null && runningVar != null) {
-                blendInPlace(runningMean, mean, momentum);
-                Tensor unbiased = x.newZeros(c);
-                be.scalar(ScalarOp.MUL, var, (double) m / (m - 1), unbiased);
-                blendInPlace(runningVar, unbiased, momentum);
+            invStd = x.newZeros(c);
+            boolean running = runningMean != null && runningVar != null;
+            // The backend updates contiguous running statistics in place; other views go through copies.
+            boolean inPlace = !running || (runningMean.isContiguous() && runningVar.isContiguous());
+            Tensor rm = !running ? null : inPlace ? runningMean : runningMean.contiguous();
+            Tensor rv = !running ? null : inPlace ? runningVar : runningVar.contiguous();
+            be.batchNormUpdateStats(c, mean, var, eps, momentum, m, rm, rv, invStd);
+            if (!inPlace) {
+                runningMean.copyFrom(rm);
+                runningVar.copyFrom(rv);
             }
         } else {
             if (runningMean == null || runningVar == null)
@@ -120,18 +124,5 @@ public final class Normalization {
         be.unary(UnaryOp.SQRT, t, s);
         be.scalar(ScalarOp.RDIV, s, 1.0, t);
         return t;
-    }
-
-    /** running ← (1 − momentum)·running + momentum·value, in place. */
-    private static void blendInPlace(Tensor running, Tensor value, double momentum) {
-        Backend be = running.backend();
-        Tensor a = running.newZeros(running.shape());
-        be.scalar(ScalarOp.MUL, running.contiguous(), 1 - momentum, a);
-        Tensor b = running.newZeros(running.shape());
-        be.scalar(ScalarOp.MUL, value, momentum, b);
-        Tensor sum = running.newZeros(running.shape());
-        int[] st = sum.strides();
-        be.binary(dev.graft.backend.BinaryOp.ADD, running.shape(), a, st, b, st, sum);
-        running.copyFrom(sum);
     }
 }

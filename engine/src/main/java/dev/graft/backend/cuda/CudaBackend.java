@@ -275,6 +275,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void batchNormUpdateStats(int c, Tensor mean, Tensor var, double eps, double momentum, long count,
+                                     Tensor runningMean, Tensor runningVar, Tensor invStd) {
+        CudaNormalization.updateStats(this, c, mean, var, eps, momentum, count, runningMean, runningVar, invStd);
+    }
+
+    @Override
     public void batchNormForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight, Tensor bias, Tensor y) {
         CudaNormalization.forward(this, n, c, hw, x, mean, invStd, weight, bias, null, null, y);
     }

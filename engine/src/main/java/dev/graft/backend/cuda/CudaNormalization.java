@@ -90,6 +90,16 @@ final class CudaNormalization {
         }
     }
 
+    /** {@link dev.graft.backend.Backend#batchNormUpdateStats} in one launch; the running statistics both null or both set. */
+    static void updateStats(CudaBackend b, int c, Tensor mean, Tensor var, double eps, double momentum, long count,
+                            Tensor runningMean, Tensor runningVar, Tensor invStd) {
+        if (c == 0) return;
+        boolean running = runningMean != null && runningVar != null;
+        b.launch1d("bn_update_stats_f32", c, KernelArgs.of().ptr(b.address(mean)).ptr(b.address(var)).ptr(b.address(invStd))
+                .ptr(running ? b.address(runningMean) : 0).ptr(running ? b.address(runningVar) : 0).i32(c)
+                .f32((float) eps).f32((float) (1 - momentum)).f32((float) momentum).f32((float) ((double) count / (count - 1))));
+    }
+
     /**
      * Batch norm backward. With act != null, dy is the gradient of z = act(bn(x)) and z is the
      * activation's output: dy counts where z lies strictly inside the clamp (0 &lt; z for ReLU,

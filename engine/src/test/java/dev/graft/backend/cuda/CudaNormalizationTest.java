@@ -63,6 +63,27 @@ class CudaNormalizationTest {
         return new Tensor[] {mean, Tensor.of(v, c)};
     }
 
+    /** batchNormUpdateStats in one kernel equals the CPU's sequence of element-wise kernels bit for bit. */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void updateStatsMatchesTheCpuSequenceExactly(CudaBackend b) {
+        for (int c : new int[] {1, 7, 300}) {
+            Tensor mean = randn(rng, c), var = uniform(rng, 0f, 3f, c), rm = randn(rng, c), rv = uniform(rng, 0.5f, 2f, c);
+            Tensor inv = Tensor.zeros(CPU, c), rmCpu = rm.copy(), rvCpu = rv.copy();
+            CPU.batchNormUpdateStats(c, mean, var, 1e-5, 0.1, 6, rmCpu, rvCpu, inv);
+            Tensor invG = Tensor.zeros(b, c), rmG = rm.to(b), rvG = rv.to(b);
+            b.batchNormUpdateStats(c, mean.to(b), var.to(b), 1e-5, 0.1, 6, rmG, rvG, invG);
+            assertClose("invStd c=" + c, invG, inv, 0);
+            assertClose("running mean c=" + c, rmG, rmCpu, 0);
+            assertClose("running var c=" + c, rvG, rvCpu, 0);
+            Tensor invOnly = Tensor.zeros(b, c);   // no running statistics (track_running_stats=False)
+            b.batchNormUpdateStats(c, mean.to(b), var.to(b), 1e-3, 0.1, 6, null, null, invOnly);
+            Tensor invOnlyCpu = Tensor.zeros(CPU, c);
+            CPU.batchNormUpdateStats(c, mean, var, 1e-3, 0.1, 6, null, null, invOnlyCpu);
+            assertClose("invStd without running statistics c=" + c, invOnly, invOnlyCpu, 0);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("backends")
     void statsMatchTheCpuBackend(CudaBackend b) {
