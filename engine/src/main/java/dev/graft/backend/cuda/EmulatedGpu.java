@@ -92,12 +92,32 @@ public final class EmulatedGpu implements GpuDriver {
 
     @Override public int computeCapability() { return 90; }
 
+    /**
+     * Bytes of guard pattern before and after every allocation. After each launch the guards of the
+     * buffers the kernel was given are checked, so a kernel that writes out of bounds (which on a GPU
+     * corrupts a neighbour silently) fails with its name; {@code -Dgraft.cuda.emulation.guard=false}
+     * turns it off.
+     */
+    static final int GUARD = 256;
+    private static final byte PATTERN = (byte) 0xA5;
+    private static final boolean GUARDED = !"false".equals(System.getProperty("graft.cuda.emulation.guard"));
+
+    /** Live allocations: the address handed out → its size in bytes. */
+    private final java.util.NavigableMap<Long, Long> live = new java.util.concurrent.ConcurrentSkipListMap<>();
+
     @Override
     public long malloc(long bytes) {
+        long size = Math.max(bytes, 1L), guard = GUARDED ? GUARD : 0;
         try {
-            MemorySegment p = (MemorySegment) CALLOC.invokeExact(1L, Math.max(bytes, 1L));
+            MemorySegment p = (MemorySegment) CALLOC.invokeExact(1L, size + 2 * guard);
             if (p.address() == 0) throw new CudaException("emulated GPU: out of host memory allocating " + bytes + " bytes");
-            return p.address();
+            long address = p.address() + guard;
+            if (GUARDED) {
+                at(p.address(), guard).fill(PATTERN);
+                at(address + size, guard).fill(PATTERN);
+                live.put(address, size);
+            }
+            return address;
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {
@@ -107,10 +127,38 @@ public final class EmulatedGpu implements GpuDriver {
 
     @Override
     public void free(long address) {
+        long base = address;
+        if (GUARDED) {
+            Long size = live.remove(address);
+            if (size != null) checkGuards(address, size, "freeing");
+            base -= GUARD;
+        }
         try {
-            FREE.invokeExact(MemorySegment.ofAddress(address));
+            FREE.invokeExact(MemorySegment.ofAddress(base));
         } catch (Throwable t) {
             throw new IllegalStateException(t);
+        }
+    }
+
+    /** Fails if the guard bytes around the allocation at {@code address} were written. */
+    private static void checkGuards(long address, long size, String after) {
+        for (long[] g : new long[][] {{address - GUARD, -1}, {address + size, 1}}) {
+            MemorySegment s = at(g[0], GUARD);
+            for (int i = 0; i < GUARD; i++) {
+                if (s.get(ValueLayout.JAVA_BYTE, i) != PATTERN)
+                    throw new CudaException("emulated GPU: a write " + (g[1] < 0 ? "before the start" : "past the end")
+                            + " of a device buffer of " + size + " bytes was found after " + after
+                            + " (byte " + (g[1] < 0 ? i - GUARD : i) + " outside it)");
+            }
+        }
+    }
+
+    /** Checks the guards of every allocation a launch's pointer arguments point into. */
+    private void checkLaunchGuards(String kernel, KernelArgs args) {
+        for (KernelArgs.Arg a : args.list()) {
+            if (a.kind() != KernelArgs.Kind.POINTER || a.bits() == 0) continue;
+            var e = live.floorEntry(a.bits());
+            if (e != null && a.bits() < e.getKey() + e.getValue()) checkGuards(e.getKey(), e.getValue(), "kernel " + kernel);
         }
     }
 
@@ -183,6 +231,7 @@ public final class EmulatedGpu implements GpuDriver {
                 }
             }
             if (rc != 0) throw new CudaException("emulated launch of " + fn.name() + " failed: " + error.getString(0));
+            if (GUARDED) checkLaunchGuards(fn.name(), args);
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {

@@ -97,6 +97,26 @@ class CudaBackendCoreTest {
         assertClose("relu", y, expected, 0);
     }
 
+    /** The emulation's guard bytes catch a kernel writing outside its buffer, naming the kernel. */
+    @Test
+    void theEmulationCatchesAnOutOfBoundsWrite() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CudaBackend.emulationAvailable(), "no kernel emulation in this build");
+        GpuDriver gpu = CudaBackend.emulated().gpu();
+        long buffer = gpu.malloc(64);   // 16 floats
+        try {
+            GpuDriver.Function fill = gpu.function("fill_value_f32");
+            gpu.launch(fill, 1, 1, 1, 32, 1, 1, 0, KernelArgs.of().ptr(buffer).i64(16).f32(1f));   // in bounds
+            assertThatThrownBy(() -> gpu.launch(fill, 1, 1, 1, 32, 1, 1, 0, KernelArgs.of().ptr(buffer).i64(17).f32(2f)))
+                    .isInstanceOf(CudaException.class)
+                    .hasMessageContaining("past the end of a device buffer of 64 bytes")
+                    .hasMessageContaining("kernel fill_value_f32");
+        } finally {
+            // restore the guard so that freeing does not report the same write again
+            java.lang.foreign.MemorySegment.ofAddress(buffer + 64).reinterpret(4).fill((byte) 0xA5);
+            gpu.free(buffer);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("backends")
     void aMissingKernelIsNamed(CudaBackend b) {
