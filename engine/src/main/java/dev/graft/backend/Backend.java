@@ -157,16 +157,25 @@ public interface Backend {
      */
     default void batchNormUpdateStats(int c, Tensor mean, Tensor var, double eps, double momentum, long count,
                                       Tensor runningMean, Tensor runningVar, Tensor invStd) {
-        Tensor t = Tensor.zeros(this, c);
-        scalar(ScalarOp.ADD, var, eps, t);
-        Tensor s = Tensor.zeros(this, c);
-        unary(UnaryOp.SQRT, t, s);
-        scalar(ScalarOp.RDIV, s, 1.0, invStd);
+        batchNormInverseStd(c, var, eps, invStd);
         if (runningMean == null || runningVar == null) return;
         blend(runningMean, mean, momentum);
         Tensor unbiased = Tensor.zeros(this, c);
         scalar(ScalarOp.MUL, var, (double) count / (count - 1), unbiased);
         blend(runningVar, unbiased, momentum);
+    }
+
+    /**
+     * {@code invStd = 1 / sqrt(var + eps)} on vectors of length c (contiguous), eps rounded to float,
+     * each step rounded: batch norm's scale from a variance (the running one in inference). The
+     * default runs three element-wise kernels.
+     */
+    default void batchNormInverseStd(int c, Tensor var, double eps, Tensor invStd) {
+        Tensor t = Tensor.zeros(this, c);
+        scalar(ScalarOp.ADD, var, eps, t);
+        Tensor s = Tensor.zeros(this, c);
+        unary(UnaryOp.SQRT, t, s);
+        scalar(ScalarOp.RDIV, s, 1.0, invStd);
     }
 
     /** running ← (1 − momentum)·running + momentum·value, in place (running contiguous). */

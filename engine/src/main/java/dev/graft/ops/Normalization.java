@@ -3,7 +3,6 @@ package dev.graft.ops;
 import dev.graft.GraftException;
 import dev.graft.autograd.Autograd;
 import dev.graft.backend.Backend;
-import dev.graft.backend.ScalarOp;
 import dev.graft.backend.UnaryOp;
 import dev.graft.tensor.Tensor;
 import java.util.Arrays;
@@ -115,14 +114,10 @@ public final class Normalization {
         });
     }
 
-    /** 1 / sqrt(var + eps), element-wise, no gradient. */
+    /** 1 / sqrt(var + eps) of a contiguous vector ({@link Backend#batchNormInverseStd}), no gradient. */
     static Tensor inverseStd(Tensor var, double eps) {
-        Backend be = var.backend();
-        Tensor t = var.newZeros(var.shape());
-        be.scalar(ScalarOp.ADD, var, eps, t);
-        Tensor s = var.newZeros(var.shape());
-        be.unary(UnaryOp.SQRT, t, s);
-        be.scalar(ScalarOp.RDIV, s, 1.0, t);
-        return t;
+        Tensor invStd = var.newZeros(var.shape());
+        var.backend().batchNormInverseStd(var.numel(), var, eps, invStd);
+        return invStd;
     }
 }

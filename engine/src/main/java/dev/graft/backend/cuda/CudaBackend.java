@@ -281,6 +281,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void batchNormInverseStd(int c, Tensor var, double eps, Tensor invStd) {
+        CudaNormalization.updateStats(this, c, null, var, eps, 0, 2, null, null, invStd);
+    }
+
+    @Override
     public void batchNormForward(int n, int c, int hw, Tensor x, Tensor mean, Tensor invStd, Tensor weight, Tensor bias, Tensor y) {
         CudaNormalization.forward(this, n, c, hw, x, mean, invStd, weight, bias, null, null, y);
     }

@@ -90,12 +90,15 @@ final class CudaNormalization {
         }
     }
 
-    /** {@link dev.graft.backend.Backend#batchNormUpdateStats} in one launch; the running statistics both null or both set. */
+    /**
+     * {@link dev.graft.backend.Backend#batchNormUpdateStats} in one launch (running statistics both null or
+     * both set); with them null, {@link dev.graft.backend.Backend#batchNormInverseStd} (mean is not read).
+     */
     static void updateStats(CudaBackend b, int c, Tensor mean, Tensor var, double eps, double momentum, long count,
                             Tensor runningMean, Tensor runningVar, Tensor invStd) {
         if (c == 0) return;
         boolean running = runningMean != null && runningVar != null;
-        b.launch1d("bn_update_stats_f32", c, KernelArgs.of().ptr(b.address(mean)).ptr(b.address(var)).ptr(b.address(invStd))
+        b.launch1d("bn_update_stats_f32", c, KernelArgs.of().ptr(running ? b.address(mean) : 0).ptr(b.address(var)).ptr(b.address(invStd))
                 .ptr(running ? b.address(runningMean) : 0).ptr(running ? b.address(runningVar) : 0).i32(c)
                 .f32((float) eps).f32((float) (1 - momentum)).f32((float) momentum).f32((float) ((double) count / (count - 1))));
     }

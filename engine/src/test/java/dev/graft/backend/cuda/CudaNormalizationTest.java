@@ -81,6 +81,10 @@ class CudaNormalizationTest {
             Tensor invOnlyCpu = Tensor.zeros(CPU, c);
             CPU.batchNormUpdateStats(c, mean, var, 1e-3, 0.1, 6, null, null, invOnlyCpu);
             assertClose("invStd without running statistics c=" + c, invOnly, invOnlyCpu, 0);
+            Tensor inv2 = Tensor.zeros(b, c), inv2Cpu = Tensor.zeros(CPU, c);   // the inference-mode scale
+            b.batchNormInverseStd(c, rv.to(b), 1e-5, inv2);
+            CPU.batchNormInverseStd(c, rv, 1e-5, inv2Cpu);
+            assertClose("batchNormInverseStd c=" + c, inv2, inv2Cpu, 0);
         }
     }
 
