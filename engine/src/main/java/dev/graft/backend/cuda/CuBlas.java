@@ -6,7 +6,6 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.Optional;
 
 /**
  * cuBLAS (CUDA 13 or 12) bound through java.lang.foreign, for the CUDA backend's GEMM: one handle on
@@ -50,10 +49,7 @@ final class CuBlas {
 
     /** Loads libcublas, creates a handle and puts it on {@code stream}; the reason in one line if it cannot. */
     static CuBlas open(CudaLibraries.Context context, long stream) throws CudaLibraries.Unavailable {
-        Optional<CudaProbe.Loaded> lib = CudaProbe.open(CudaProbe.CUBLAS, Arena.global());
-        if (lib.isEmpty())
-            throw new CudaLibraries.Unavailable("libcublas not found (tried " + String.join(", ", CudaProbe.CUBLAS) + ")");
-        CudaProbe.Loaded l = lib.get();
+        CudaProbe.Loaded l = CudaLibraries.open(CudaProbe.CUBLAS, "libcublas");
         try {
             MethodHandle create = l.function("cublasCreate_v2", FunctionDescriptor.of(INT, PTR));
             MethodHandle setStream = l.function("cublasSetStream_v2", FunctionDescriptor.of(INT, PTR, PTR));

@@ -14,7 +14,6 @@ import java.lang.invoke.MethodHandle;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * cuDNN (9, or 8) bound through java.lang.foreign, for the CUDA backend's dense and grouped
@@ -142,10 +141,7 @@ final class CuDnn {
 
     /** Loads libcudnn, creates a handle and puts it on {@code stream}; the reason in one line if it cannot. */
     static CuDnn open(CudaLibraries.Context context, long stream) throws CudaLibraries.Unavailable {
-        Optional<CudaProbe.Loaded> lib = CudaProbe.open(CudaProbe.CUDNN, Arena.global());
-        if (lib.isEmpty())
-            throw new CudaLibraries.Unavailable("libcudnn not found (tried " + String.join(", ", CudaProbe.CUDNN) + ")");
-        CudaProbe.Loaded l = lib.get();
+        CudaProbe.Loaded l = CudaLibraries.open(CudaProbe.CUDNN, "libcudnn");
         try {
             Map<String, MethodHandle> fns = new HashMap<>();
             for (Map.Entry<String, FunctionDescriptor> e : FUNCTIONS.entrySet()) fns.put(e.getKey(), l.function(e.getKey(), e.getValue()));
@@ -356,55 +352,49 @@ final class CuDnn {
         return p;
     }
 
-    /** Workspace of {@code bytes} from the backend's allocator (null for none). */
-    private static Storage workspace(CudaBackend b, long bytes) {
-        return bytes <= 0 ? null : b.allocateUninitialized(Math.toIntExact((bytes + 3) / 4));
+    /** One cuDNN convolution call, given its plan, workspace address and size. */
+    @FunctionalInterface
+    private interface Call {
+        void run(Plan p, MemorySegment workspace, long bytes);
     }
 
-    private static long address(CudaBackend b, Storage s) {
-        return s == null ? 0 : b.address(s);
+    /**
+     * Runs {@code call} for {@code pass} of g: the cached plan (descriptors, algorithm, workspace size),
+     * its math type, and a workspace from the backend's allocator for the call's duration (released
+     * stream-ordered: reused only by work queued after it).
+     */
+    private void run(CudaBackend b, ConvGeometry g, boolean tf32, Pass pass, Call call) {
+        Plan p = plan(g, tf32, pass);
+        p.useMath(pass);
+        long bytes = p.workspace[pass.ordinal()];
+        Storage ws = bytes <= 0 ? null : b.allocateUninitialized(Math.toIntExact((bytes + 3) / 4));
+        try {
+            call.run(p, at(ws == null ? 0 : b.address(ws)), bytes);
+        } finally {
+            if (ws != null) b.release(ws);
+        }
     }
 
     /** y = conv(x, weight) (+ bias per output channel). */
     synchronized void forward(CudaBackend b, ConvGeometry g, boolean tf32, Tensor x, Tensor weight, Tensor bias, Tensor y) {
-        Plan p = plan(g, tf32, Pass.FORWARD);
-        p.useMath(Pass.FORWARD);
-        long bytes = p.workspace[Pass.FORWARD.ordinal()];
-        Storage ws = workspace(b, bytes);
-        try {
+        run(b, g, tf32, Pass.FORWARD, (p, ws, bytes) -> {
             check("cudnnConvolutionForward", p.what, handle, one, p.x, at(b.address(x)), p.w, at(b.address(weight)), p.conv,
-                    p.algo[Pass.FORWARD.ordinal()], at(address(b, ws)), bytes, zero, p.y, at(b.address(y)));
+                    p.algo[Pass.FORWARD.ordinal()], ws, bytes, zero, p.y, at(b.address(y)));
             if (bias != null) check("cudnnAddTensor", p.what, handle, one, p.bias, at(b.address(bias)), one, p.y, at(b.address(y)));
-        } finally {
-            if (ws != null) b.release(ws);
-        }
+        });
     }
 
     /** dx from dy and the weight (overwrites dx). */
     synchronized void backwardData(CudaBackend b, ConvGeometry g, boolean tf32, Tensor dy, Tensor weight, Tensor dx) {
-        Plan p = plan(g, tf32, Pass.BACKWARD_DATA);
-        p.useMath(Pass.BACKWARD_DATA);
-        long bytes = p.workspace[Pass.BACKWARD_DATA.ordinal()];
-        Storage ws = workspace(b, bytes);
-        try {
-            check("cudnnConvolutionBackwardData", p.what, handle, one, p.w, at(b.address(weight)), p.y, at(b.address(dy)), p.conv,
-                    p.algo[Pass.BACKWARD_DATA.ordinal()], at(address(b, ws)), bytes, zero, p.x, at(b.address(dx)));
-        } finally {
-            if (ws != null) b.release(ws);
-        }
+        run(b, g, tf32, Pass.BACKWARD_DATA, (p, ws, bytes) ->
+                check("cudnnConvolutionBackwardData", p.what, handle, one, p.w, at(b.address(weight)), p.y, at(b.address(dy)),
+                        p.conv, p.algo[Pass.BACKWARD_DATA.ordinal()], ws, bytes, zero, p.x, at(b.address(dx))));
     }
 
     /** dWeight from x and dy (overwrites dWeight). */
     synchronized void backwardWeight(CudaBackend b, ConvGeometry g, boolean tf32, Tensor x, Tensor dy, Tensor dWeight) {
-        Plan p = plan(g, tf32, Pass.BACKWARD_FILTER);
-        p.useMath(Pass.BACKWARD_FILTER);
-        long bytes = p.workspace[Pass.BACKWARD_FILTER.ordinal()];
-        Storage ws = workspace(b, bytes);
-        try {
-            check("cudnnConvolutionBackwardFilter", p.what, handle, one, p.x, at(b.address(x)), p.y, at(b.address(dy)), p.conv,
-                    p.algo[Pass.BACKWARD_FILTER.ordinal()], at(address(b, ws)), bytes, zero, p.w, at(b.address(dWeight)));
-        } finally {
-            if (ws != null) b.release(ws);
-        }
+        run(b, g, tf32, Pass.BACKWARD_FILTER, (p, ws, bytes) ->
+                check("cudnnConvolutionBackwardFilter", p.what, handle, one, p.x, at(b.address(x)), p.y, at(b.address(dy)),
+                        p.conv, p.algo[Pass.BACKWARD_FILTER.ordinal()], ws, bytes, zero, p.w, at(b.address(dWeight))));
     }
 }

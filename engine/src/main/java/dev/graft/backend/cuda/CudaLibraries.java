@@ -72,6 +72,12 @@ public final class CudaLibraries {
         return new CudaLibraries(blas, dnn, "gemm: " + gemm + "; conv: " + conv);
     }
 
+    /** The first of {@code sonames} that loads, or Unavailable("{what} not found (tried ...)"). */
+    static CudaProbe.Loaded open(java.util.List<String> sonames, String what) throws Unavailable {
+        return CudaProbe.open(sonames, Arena.global())
+                .orElseThrow(() -> new Unavailable(what + " not found (tried " + String.join(", ", sonames) + ")"));
+    }
+
     private static boolean enabled(String property) {
         return Boolean.parseBoolean(System.getProperty(property, "true"));
     }
