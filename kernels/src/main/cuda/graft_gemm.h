@@ -54,13 +54,25 @@ struct alignas(16) Float4 {
     float x, y, z, w;
 };
 
-// The K range of one split: BK-aligned chunks, the last one shorter (or empty).
-GRAFT_DEVICE void split_range(int K, int splits, int split, int bk, int* begin, int* end) {
-    int chunk = ((K + splits - 1) / splits + bk - 1) / bk * bk;
-    long long b = (long long)split * chunk;
-    *begin = (int)lmin(b, (long long)K);
-    *end = (int)lmin(b + chunk, (long long)K);
-}
+// What one block computes, from its grid position: the origin (m0, n0) of its BM x BN output tile
+// (blockIdx.x runs row-major over the tiles, ceil(N / BN) per row), its batch and K split
+// (blockIdx.z = batch * splits + split), and the split's K range [kBegin, kEnd): BK-aligned chunks,
+// the last one shorter (or empty).
+struct BlockWork {
+    int m0, n0, batch, split, kBegin, kEnd;
+
+    GRAFT_MEMBER BlockWork(int N, int K, int splits, int BM, int BN, int BK) {
+        int tilesN = (N + BN - 1) / BN;
+        m0 = (int)(blockIdx.x / tilesN) * BM;
+        n0 = (int)(blockIdx.x % tilesN) * BN;
+        batch = blockIdx.z / splits;
+        split = blockIdx.z % splits;
+        int chunk = ((K + splits - 1) / splits + BK - 1) / BK * BK;
+        long long b = (long long)split * chunk;
+        kBegin = (int)lmin(b, (long long)K);
+        kEnd = (int)lmin(b + chunk, (long long)K);
+    }
+};
 
 // One operand's block tile in registers (see the mappings above).
 template <int BMN, int BK, int THREADS, bool KMAJOR, class L>
@@ -109,11 +121,8 @@ GRAFT_DEVICE void simt_gemm(const LA& la, const LB& lb, const EP& ep, int M, int
     __shared__ Smem sm;
 
     const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-    const int tilesN = (N + BN - 1) / BN;
-    const int m0 = (int)(blockIdx.x / tilesN) * BM, n0 = (int)(blockIdx.x % tilesN) * BN;
-    const int batch = blockIdx.z / splits, split = blockIdx.z % splits;
-    int kBegin, kEnd;
-    split_range(K, splits, split, BK, &kBegin, &kEnd);
+    const BlockWork work(N, K, splits, BM, BN, BK);
+    const int m0 = work.m0, n0 = work.n0, batch = work.batch, split = work.split, kBegin = work.kBegin, kEnd = work.kEnd;
 
     Tile<BM, BK, THREADS, A_KMAJOR, LA> ta;
     Tile<BN, BK, THREADS, B_KMAJOR, LB> tb;
@@ -215,11 +224,8 @@ GRAFT_DEVICE void tf32_gemm(const LA& la, const LB& lb, const EP& ep, int M, int
     const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
     const int g = lane / 4, t = lane % 4;
     const int wm = warp % WARPS_M, wn = warp / WARPS_M;
-    const int tilesN = (N + BN - 1) / BN;
-    const int m0 = (int)(blockIdx.x / tilesN) * BM, n0 = (int)(blockIdx.x % tilesN) * BN;
-    const int batch = blockIdx.z / splits, split = blockIdx.z % splits;
-    int kBegin, kEnd;
-    split_range(K, splits, split, BK, &kBegin, &kEnd);
+    const BlockWork work(N, K, splits, BM, BN, BK);
+    const int m0 = work.m0, n0 = work.n0, batch = work.batch, split = work.split, kBegin = work.kBegin, kEnd = work.kEnd;
 
     Tile<BM, BK, THREADS, A_KMAJOR, LA> ta;
     Tile<BN, BK, THREADS, B_KMAJOR, LB> tb;
