@@ -98,12 +98,8 @@ public final class CudaBackend implements Backend {
     /** Which library serves GEMM and convolution, for {@code graft doctor}. */
     public CudaLibraries libraries() { return libraries; }
 
-    /** Device memory held by live tensors, cached for reuse, and the peak of the former, in bytes. */
+    /** Device memory held by live tensors (their allocator blocks), in bytes. */
     public long liveBytes() { return memory.liveBytes(); }
-
-    public long cachedBytes() { return memory.cachedBytes(); }
-
-    public long peakBytes() { return memory.peakBytes(); }
 
     @Override
     public void synchronize() {

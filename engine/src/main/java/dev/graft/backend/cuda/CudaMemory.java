@@ -25,7 +25,6 @@ final class CudaMemory {
     private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
     private long cachedBytes;
     private long liveBytes;
-    private long peakBytes;
 
     CudaMemory(GpuDriver gpu) {
         this.gpu = gpu;
@@ -44,7 +43,6 @@ final class CudaMemory {
         long size = sizeClass(bytes);
         ArrayDeque<Long> list = free.get(size);
         liveBytes += size;
-        peakBytes = Math.max(peakBytes, liveBytes);
         if (list != null && !list.isEmpty()) {
             cachedBytes -= size;
             return list.pop();
@@ -89,10 +87,6 @@ final class CudaMemory {
     }
 
     synchronized long liveBytes() { return liveBytes; }
-
-    synchronized long cachedBytes() { return cachedBytes; }
-
-    synchronized long peakBytes() { return peakBytes; }
 
     /** A storage on a fresh block; the block goes back to the cache when the storage is released or collected. */
     Storage storage(CudaBackend backend, int size) {

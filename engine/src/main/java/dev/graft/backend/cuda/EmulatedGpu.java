@@ -90,8 +90,6 @@ public final class EmulatedGpu implements GpuDriver {
 
     @Override public int multiprocessors() { return 4; }
 
-    @Override public int computeCapability() { return 90; }
-
     /**
      * Bytes of guard pattern before and after every allocation. After each launch the guards of the
      * buffers the kernel was given are checked, so a kernel that writes out of bounds (which on a GPU

@@ -21,9 +21,6 @@ public interface GpuDriver {
     /** Streaming multiprocessors (the emulation reports a small number), to size grid-stride launches. */
     int multiprocessors();
 
-    /** Compute capability times ten, e.g. 90; the emulation reports 90. */
-    int computeCapability();
-
     /** Allocates {@code bytes} of device memory (256-byte aligned); throws {@link CudaException} when out of memory. */
     long malloc(long bytes);
 

@@ -157,8 +157,6 @@ final class JCudaGpu implements GpuDriver {
 
     @Override public int multiprocessors() { return multiprocessors; }
 
-    @Override public int computeCapability() { return capability; }
-
     @Override
     public long malloc(long bytes) {
         makeCurrent();

@@ -3,7 +3,6 @@ package dev.graft.backend.cuda;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
-import dev.graft.backend.Backend;
 import dev.graft.backend.cpu.CpuBackend;
 import dev.graft.tensor.Tensor;
 import java.util.ArrayList;
@@ -64,16 +63,6 @@ final class CudaTesting {
         float[] v = new float[dev.graft.tensor.Shapes.numel(shape)];
         for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rng.nextFloat();
         return Tensor.of(v, shape);
-    }
-
-    /** The same values on backend {@code b}. */
-    static Tensor on(Backend b, Tensor cpu) {
-        return cpu.to(b);
-    }
-
-    /** A zero tensor on {@code b}. */
-    static Tensor zeros(Backend b, int... shape) {
-        return Tensor.zeros(b, shape);
     }
 
     /** The values of {@code t} (any backend) as floats. */
